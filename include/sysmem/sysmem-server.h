@@ -1,0 +1,62 @@
+/* sysmem-server.h: the sysmem server as a library, for sysmemd and for processes that embed it. */
+#ifndef SYSMEM_SERVER_H
+#define SYSMEM_SERVER_H
+
+#include <stdint.h>
+#include <sysmem/sysmem-types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sysmem_server;
+
+/* Every resource a client can make the server hold has a cap; 0 in a field keeps the default. */
+struct sysmem_server_limits {
+        uint32_t max_connections;                /* allocator connections (default 1024) */
+        uint32_t max_collections_per_connection; /* live collections created by one allocator connection (256) */
+        uint32_t max_collections;                /* live collections in the server (4096) */
+        uint32_t max_nodes_per_collection;       /* tokens + collections in one tree (256) */
+        uint32_t max_message_bytes;              /* one inbound message (65536) */
+        uint32_t max_fds_per_message;            /* fds with one inbound message (8) */
+        uint32_t max_pending_waits;              /* outstanding waits on one node (16) */
+        uint32_t max_buffers;                    /* buffers per collection (64, never more) */
+        uint64_t max_buffer_bytes;               /* one buffer (256 MiB) */
+        uint64_t max_collection_bytes;           /* one collection (1 GiB) */
+        uint64_t max_total_bytes;                /* every live collection together (8 GiB) */
+};
+
+enum sysmem_log_level {
+        SYSMEM_LOG_ERROR = 0,
+        SYSMEM_LOG_WARNING = 1,
+        SYSMEM_LOG_INFO = 2,
+        SYSMEM_LOG_DEBUG = 3,
+};
+
+int sysmem_server_new(const struct sysmem_server_limits *limits /* NULL: defaults */,
+                      struct sysmem_server **ret_server);
+void sysmem_server_free(struct sysmem_server *server);
+void sysmem_server_set_log_level(struct sysmem_server *server, enum sysmem_log_level level);
+
+/* Binds and listens on path (a stale socket file there is replaced). */
+int sysmem_server_listen(struct sysmem_server *server, const char *path);
+/* Serves an already listening SOCK_SEQPACKET socket (socket activation); takes ownership. */
+int sysmem_server_listen_fd(struct sysmem_server *server, int fd);
+/*
+ * Hands the server the server end of an allocator connection (one end of a SOCK_SEQPACKET
+ * socketpair); takes ownership. This is how a driver in the same process connects.
+ */
+int sysmem_server_serve_connection(struct sysmem_server *server, int fd);
+
+/* An fd that is readable when sysmem_server_dispatch() has work, for a foreign event loop. */
+int sysmem_server_get_fd(struct sysmem_server *server);
+/* Runs one iteration, waiting at most timeout_usec (0: do not wait; UINT64_MAX: forever). */
+int sysmem_server_dispatch(struct sysmem_server *server, uint64_t timeout_usec);
+/* Runs until SIGTERM or SIGINT (when install_signal_handlers) or sysmem_server_exit(). */
+int sysmem_server_run(struct sysmem_server *server, bool install_signal_handlers);
+void sysmem_server_exit(struct sysmem_server *server);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,167 @@
+/* sysmem-types.h: the constraint and result types shared by libsysmem, sysmemd and the pure core. */
+#ifndef SYSMEM_TYPES_H
+#define SYSMEM_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits that are part of the protocol (see docs/protocol.md) ---- */
+#define SYSMEM_MAX_BUFFERS 64u                /* buffers in one collection */
+#define SYSMEM_MAX_HEAP_TYPE_LENGTH 128u      /* bytes of a heap name, without the NUL */
+#define SYSMEM_MAX_PERMITTED_HEAPS 64u        /* entries in permitted_heaps */
+#define SYSMEM_MAX_NAME_LENGTH 64u            /* collection name (SetName) */
+#define SYSMEM_MAX_CLIENT_NAME_LENGTH 256u    /* debug client name */
+#define SYSMEM_MAX_DUPLICATES 64u             /* tokens per DuplicateSync */
+#define SYSMEM_MAX_IMAGE_FORMAT_CONSTRAINTS 64u
+
+/* Rights attenuation masks, as in Fuchsia's zx_rights_t subset that matters for buffers. */
+#define SYSMEM_RIGHTS_SAME 0xffffffffu
+#define SYSMEM_RIGHT_READ 0x4u
+#define SYSMEM_RIGHT_WRITE 0x8u
+#define SYSMEM_RIGHT_MAP 0x20u
+
+/* ---- errors: sysmem2's Error values, unchanged ---- */
+enum sysmem_error {
+        SYSMEM_ERROR_INVALID = 0,
+        SYSMEM_ERROR_UNSPECIFIED = 1,
+        SYSMEM_ERROR_PROTOCOL_DEVIATION = 2,
+        SYSMEM_ERROR_NOT_FOUND = 3,
+        SYSMEM_ERROR_HANDLE_ACCESS_DENIED = 4,
+        SYSMEM_ERROR_NO_MEMORY = 5,
+        SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY = 6,
+        SYSMEM_ERROR_PENDING = 7,
+        SYSMEM_ERROR_TOO_MANY_GROUP_CHILD_COMBINATIONS = 8,
+};
+
+/* ---- usage bits (values identical to fuchsia.sysmem2) ---- */
+#define SYSMEM_NONE_USAGE 1u
+#define SYSMEM_NONE_USAGE_PERMIT_ALLOCATION 2u
+
+#define SYSMEM_CPU_USAGE_READ 1u
+#define SYSMEM_CPU_USAGE_READ_OFTEN 2u
+#define SYSMEM_CPU_USAGE_WRITE 4u
+#define SYSMEM_CPU_USAGE_WRITE_OFTEN 8u
+
+#define SYSMEM_VULKAN_IMAGE_USAGE_TRANSFER_SRC 0x1u
+#define SYSMEM_VULKAN_IMAGE_USAGE_TRANSFER_DST 0x2u
+#define SYSMEM_VULKAN_IMAGE_USAGE_SAMPLED 0x4u
+#define SYSMEM_VULKAN_IMAGE_USAGE_STORAGE 0x8u
+#define SYSMEM_VULKAN_IMAGE_USAGE_COLOR_ATTACHMENT 0x10u
+#define SYSMEM_VULKAN_IMAGE_USAGE_STENCIL_ATTACHMENT 0x20u
+#define SYSMEM_VULKAN_IMAGE_USAGE_TRANSIENT_ATTACHMENT 0x40u
+#define SYSMEM_VULKAN_IMAGE_USAGE_INPUT_ATTACHMENT 0x80u
+#define SYSMEM_VULKAN_BUFFER_USAGE_TRANSFER_SRC 0x00010000u
+#define SYSMEM_VULKAN_BUFFER_USAGE_TRANSFER_DST 0x00020000u
+#define SYSMEM_VULKAN_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER 0x00040000u
+#define SYSMEM_VULKAN_BUFFER_USAGE_STORAGE_TEXEL_BUFFER 0x00080000u
+#define SYSMEM_VULKAN_BUFFER_USAGE_UNIFORM_BUFFER 0x00100000u
+#define SYSMEM_VULKAN_BUFFER_USAGE_STORAGE_BUFFER 0x00200000u
+#define SYSMEM_VULKAN_BUFFER_USAGE_INDEX_BUFFER 0x00400000u
+#define SYSMEM_VULKAN_BUFFER_USAGE_VERTEX_BUFFER 0x00800000u
+#define SYSMEM_VULKAN_BUFFER_USAGE_INDIRECT_BUFFER 0x01000000u
+
+#define SYSMEM_DISPLAY_USAGE_LAYER 1u
+#define SYSMEM_DISPLAY_USAGE_CURSOR 2u
+
+#define SYSMEM_VIDEO_USAGE_HW_DECODER 1u
+#define SYSMEM_VIDEO_USAGE_HW_ENCODER 2u
+#define SYSMEM_VIDEO_USAGE_CAPTURE 8u
+#define SYSMEM_VIDEO_USAGE_DECRYPTOR_OUTPUT 16u
+#define SYSMEM_VIDEO_USAGE_HW_DECODER_INTERNAL 32u
+
+struct sysmem_usage {
+        uint32_t none;
+        uint32_t cpu;
+        uint32_t vulkan;
+        uint32_t display;
+        uint32_t video;
+};
+
+/* The heap every machine has: one sealed memfd per buffer. */
+#define SYSMEM_HEAP_SYSTEM_RAM "system-ram"
+
+struct sysmem_heap {
+        char heap_type[SYSMEM_MAX_HEAP_TYPE_LENGTH + 1]; /* NUL-terminated */
+        uint64_t id;                                      /* 0 for singleton heaps */
+};
+
+/* A boolean whose default depends on other fields when it is left unset. */
+enum sysmem_tristate {
+        SYSMEM_UNSET = 0,
+        SYSMEM_FALSE = 1,
+        SYSMEM_TRUE = 2,
+};
+
+enum sysmem_coherency_domain {
+        SYSMEM_COHERENCY_DOMAIN_CPU = 0,
+        SYSMEM_COHERENCY_DOMAIN_RAM = 1,
+        SYSMEM_COHERENCY_DOMAIN_INACCESSIBLE = 2,
+};
+
+/*
+ * Zero means "unset" for every numeric field (sysmem's default then applies); see
+ * docs/constraints.md. permitted_heaps with a count of 0 means "any heap".
+ */
+struct sysmem_buffer_memory_constraints {
+        uint64_t min_size_bytes;
+        uint64_t max_size_bytes; /* 0: unset, i.e. no limit */
+        bool physically_contiguous_required;
+        bool secure_required;
+        enum sysmem_tristate cpu_domain_supported;          /* unset: !secure_required */
+        enum sysmem_tristate ram_domain_supported;          /* unset: !secure && no cpu usage */
+        enum sysmem_tristate inaccessible_domain_supported; /* unset: no cpu usage */
+        uint32_t permitted_heap_count;
+        const struct sysmem_heap *permitted_heaps;
+};
+
+/* Defined by the image-format layer; an opaque list entry until then. */
+struct sysmem_image_format_constraints;
+
+struct sysmem_constraints {
+        struct sysmem_usage usage;
+        uint32_t min_buffer_count_for_camping;
+        uint32_t min_buffer_count_for_dedicated_slack;
+        uint32_t min_buffer_count_for_shared_slack;
+        uint32_t min_buffer_count;
+        uint32_t max_buffer_count; /* 0: unset, i.e. no limit */
+        struct sysmem_buffer_memory_constraints buffer_memory;
+        uint32_t image_format_constraint_count;
+        const struct sysmem_image_format_constraints *image_format_constraints;
+};
+
+/* ---- results ---- */
+struct sysmem_buffer_memory_settings {
+        uint64_t size_bytes;   /* logical size; not page-rounded */
+        uint64_t raw_vmo_size; /* the size of every buffer fd: size_bytes rounded up to a page */
+        bool is_physically_contiguous;
+        bool is_secure;
+        enum sysmem_coherency_domain coherency_domain;
+        struct sysmem_heap heap;
+};
+
+struct sysmem_single_buffer_settings {
+        struct sysmem_buffer_memory_settings buffer_settings;
+        bool has_image_format_constraints;
+};
+
+struct sysmem_buffer {
+        int fd;                    /* -1 when this participant gets no memory (no usage) */
+        uint64_t vmo_usable_start; /* offset of the usable bytes in fd; 0 today */
+};
+
+struct sysmem_collection_info {
+        struct sysmem_single_buffer_settings settings;
+        uint64_t buffer_collection_id;
+        uint32_t buffer_count;
+        struct sysmem_buffer buffers[SYSMEM_MAX_BUFFERS];
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,118 @@
+/* sysmem.h: libsysmem, the client library of sysmemd (buffer collections negotiated between processes). */
+#ifndef SYSMEM_H
+#define SYSMEM_H
+
+#include <sysmem/sysmem-types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Conventions
+ *  - Every call returns 0 (or a non-negative value where documented) on success and a negative errno
+ *    value on failure; outputs (ret_*) are written only on success.
+ *  - When sysmemd answers a request with a sysmem error, the call returns the errno that
+ *    sysmem_error_to_errno() gives for it, and sysmem_node_error() / sysmem_node_error_message()
+ *    tell the exact error and the daemon's explanation.
+ *  - Objects are not thread-safe; use one object from one thread at a time.
+ *  - Every fd the library creates is O_CLOEXEC.
+ */
+
+struct sysmem_allocator;
+struct sysmem_node;       /* what tokens and collections have in common */
+struct sysmem_token;      /* a capability to join a collection; can travel as an fd */
+struct sysmem_collection; /* a participant's view of a collection */
+
+const char *sysmem_error_name(enum sysmem_error error);
+int sysmem_error_to_errno(enum sysmem_error error);
+
+/* ---- allocator ---- */
+
+/* path NULL: $SYSMEM_SOCKET, else $XDG_RUNTIME_DIR/sysmem-0, else /run/sysmem/socket. */
+int sysmem_allocator_connect(const char *path, struct sysmem_allocator **ret_allocator);
+/* Takes ownership of fd, a connected SOCK_SEQPACKET socket whose peer is a sysmem server. */
+int sysmem_allocator_from_fd(int fd, struct sysmem_allocator **ret_allocator);
+void sysmem_allocator_free(struct sysmem_allocator *allocator);
+int sysmem_allocator_get_fd(const struct sysmem_allocator *allocator);
+
+int sysmem_allocator_set_debug_client_info(struct sysmem_allocator *allocator, const char *name, uint64_t id);
+int sysmem_allocator_allocate_shared(struct sysmem_allocator *allocator, struct sysmem_token **ret_token);
+int sysmem_allocator_allocate_non_shared(struct sysmem_allocator *allocator,
+                                         struct sysmem_collection **ret_collection);
+/* Consumes token (even on failure). */
+int sysmem_allocator_bind_shared(struct sysmem_allocator *allocator, struct sysmem_token *token,
+                                 struct sysmem_collection **ret_collection);
+/* Asks whether token_fd is a live token of this daemon; never hangs on a fake token. Does not take fd. */
+int sysmem_allocator_validate_token(struct sysmem_allocator *allocator, int token_fd, bool *ret_is_known);
+
+/* ---- nodes (tokens and collections) ---- */
+
+struct sysmem_node *sysmem_token_node(struct sysmem_token *token);
+struct sysmem_node *sysmem_collection_node(struct sysmem_collection *collection);
+
+int sysmem_node_sync(struct sysmem_node *node);
+int sysmem_node_set_name(struct sysmem_node *node, uint32_t priority, const char *name);
+int sysmem_node_set_debug_client_info(struct sysmem_node *node, const char *name, uint64_t id);
+int sysmem_node_get_buffer_collection_id(struct sysmem_node *node, uint64_t *ret_id);
+/* The error that failed this node (SYSMEM_ERROR_INVALID while it has not failed), and why. */
+enum sysmem_error sysmem_node_error(const struct sysmem_node *node);
+const char *sysmem_node_error_message(const struct sysmem_node *node);
+/* The socket, for poll(): readable when sysmem_node_dispatch() has work. */
+int sysmem_node_get_fd(const struct sysmem_node *node);
+/* Reads whatever the daemon sent, without blocking, and runs the callbacks it completes. */
+int sysmem_node_dispatch(struct sysmem_node *node);
+
+/* ---- tokens ---- */
+
+int sysmem_token_duplicate(struct sysmem_token *token, uint32_t rights_attenuation_mask,
+                           struct sysmem_token **ret_token);
+int sysmem_token_duplicate_sync(struct sysmem_token *token, uint32_t count, const uint32_t *rights_attenuation_masks,
+                                struct sysmem_token **ret_tokens);
+/* Exchanges the token for a collection on the same socket; consumes token (even on failure). */
+int sysmem_token_bind(struct sysmem_token *token, struct sysmem_collection **ret_collection);
+/* Clean exit: this participant sets no constraints and does not block allocation. Frees token. */
+int sysmem_token_release(struct sysmem_token *token);
+/* Closes without Release: the daemon treats that as this participant failing. Accepts NULL. */
+void sysmem_token_close(struct sysmem_token *token);
+/* Hands the token's socket to the caller (to pass to another process) and frees the object. */
+int sysmem_token_to_fd(struct sysmem_token *token);
+/* Takes ownership of fd. */
+int sysmem_token_from_fd(int fd, struct sysmem_token **ret_token);
+
+/* ---- collections ---- */
+
+/* constraints NULL: this participant takes part without constraints and receives no buffer fds. */
+int sysmem_collection_set_constraints(struct sysmem_collection *collection,
+                                      const struct sysmem_constraints *constraints);
+/* Blocks until the collection is allocated or fails. The info is owned by the caller. */
+int sysmem_collection_wait_allocated(struct sysmem_collection *collection,
+                                     struct sysmem_collection_info **ret_info);
+/* 0 when allocated, -EAGAIN while pending, else the failure. */
+int sysmem_collection_check_allocated(struct sysmem_collection *collection);
+
+typedef void (*sysmem_allocated_fn)(struct sysmem_collection *collection, int result,
+                                    struct sysmem_collection_info *info /* owned by callee */, void *userdata);
+/* Sends the wait and returns at once; callback runs from sysmem_node_dispatch() (exactly once). */
+int sysmem_collection_wait_allocated_async(struct sysmem_collection *collection, sysmem_allocated_fn callback,
+                                           void *userdata);
+
+/* Clean exit; constraints already set stay in force. Frees collection. */
+int sysmem_collection_release(struct sysmem_collection *collection);
+/* Closes without Release (a failure of this participant). Accepts NULL. */
+void sysmem_collection_close(struct sysmem_collection *collection);
+
+/* Closes every fd in info and frees it. Accepts NULL. */
+void sysmem_collection_info_free(struct sysmem_collection_info *info);
+
+/* ---- fd passing helpers for handing tokens between processes over a Unix socket ---- */
+
+/* Sends fd (not consumed) with an optional small payload over a connected Unix socket. */
+int sysmem_send_fd(int unix_socket, int fd, const void *data, size_t size);
+/* Receives one fd (owned by the caller) and up to size bytes of payload; returns the payload length. */
+int sysmem_recv_fd(int unix_socket, int *ret_fd, void *data, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,62 @@
+/* core.h: the pure heart of sysmem: validate, default and aggregate constraints, and size the buffers. No I/O. */
+#ifndef SYSMEM_CORE_H
+#define SYSMEM_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sysmem/sysmem-types.h>
+
+/* One participant's input: its constraints (NULL when it set none) and a name for explanations. */
+struct core_participant {
+        const struct sysmem_constraints *constraints;
+        const char *debug_name; /* may be NULL; explanations then say "participant #<index>" */
+};
+
+/* What a heap can do; the server registers its heaps with the core through this. */
+struct core_heap {
+        const char *heap_type; /* e.g. SYSMEM_HEAP_SYSTEM_RAM */
+        uint64_t id;
+        bool cpu_supported;
+        bool ram_supported;
+        bool inaccessible_supported;
+        bool secure;
+        bool contiguous_capable; /* can serve physically_contiguous_required */
+};
+
+struct core_limits {
+        uint32_t max_buffers;          /* <= SYSMEM_MAX_BUFFERS */
+        uint64_t max_buffer_bytes;     /* size_bytes of one buffer */
+        uint64_t max_collection_bytes; /* size_bytes * buffer_count */
+        uint64_t page_size;            /* raw_vmo_size granularity */
+};
+
+/* Why an aggregation failed: the error value plus a sentence naming the constraint, the values and who set them. */
+#define CORE_MESSAGE_SIZE 512u
+struct core_failure {
+        enum sysmem_error error;
+        char message[CORE_MESSAGE_SIZE];
+};
+
+struct core_result {
+        struct sysmem_single_buffer_settings settings;
+        uint32_t buffer_count;
+};
+
+/*
+ * Validates each participant (sysmem-aggregation.md §1, §2), aggregates them (§3) and generates the
+ * settings (§4) against the registered heaps and the limits. Returns 0 and fills *ret_result, or a
+ * negative value (-EINVAL) and fills *ret_failure. Never allocates memory and never does I/O.
+ * Participants are in breadth-first tree order.
+ */
+int core_aggregate(const struct core_participant *participants, size_t participant_count,
+                   const struct core_heap *heaps, size_t heap_count, const struct core_limits *limits,
+                   struct core_result *ret_result, struct core_failure *ret_failure);
+
+/* Whether usage needs write access to the buffers (sysmem's IsWriteUsage). */
+bool core_usage_needs_write(const struct sysmem_usage *usage);
+/* Whether a participant with these constraints receives buffer fds at all. */
+bool core_participant_gets_buffers(const struct sysmem_constraints *constraints);
+
+#endif

@@ -1,0 +1,229 @@
+/* messages.c: the schemas of every sysmem message, as data; the codec in codec.c reads only these. */
+#include "messages.h"
+
+#include <stddef.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define SCHEMA(sname, ctype, farray)                                                                                  \
+        {                                                                                                              \
+                .name = sname, .struct_size = sizeof(ctype), .field_count = ARRAY_LEN(farray), .fields = farray,       \
+        }
+
+/* ---- shared pieces ---- */
+
+static const struct wire_field empty_fields[1] = {{0}};
+static const struct wire_schema empty_schema = {
+        .name = "empty", .struct_size = sizeof(struct wire_empty), .field_count = 0, .fields = empty_fields};
+
+static const struct wire_field fd_fields[] = {
+        {.tag = 1, .type = WIRE_FD, .flags = WIRE_F_REQUIRED, .name = "fd", .offset = offsetof(struct wire_fd_body, fd)},
+};
+static const struct wire_schema fd_schema = SCHEMA("fd", struct wire_fd_body, fd_fields);
+
+static const struct wire_field error_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .flags = WIRE_F_REQUIRED, .name = "error",
+         .offset = offsetof(struct wire_error_body, error)},
+        {.tag = 2, .type = WIRE_STRING, .name = "message", .offset = offsetof(struct wire_error_body, message),
+         .max = WIRE_MAX_ERROR_MESSAGE},
+};
+const struct wire_schema wire_error_schema = SCHEMA("error", struct wire_error_body, error_fields);
+
+static const struct wire_field debug_info_fields[] = {
+        {.tag = 1, .type = WIRE_STRING, .flags = WIRE_F_REQUIRED, .name = "name",
+         .offset = offsetof(struct wire_debug_client_info, name), .max = SYSMEM_MAX_CLIENT_NAME_LENGTH},
+        {.tag = 2, .type = WIRE_U64, .name = "id", .offset = offsetof(struct wire_debug_client_info, id)},
+};
+static const struct wire_schema debug_info_schema = SCHEMA("debug_client_info", struct wire_debug_client_info,
+                                                           debug_info_fields);
+
+static const struct wire_field set_name_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .flags = WIRE_F_REQUIRED, .name = "priority",
+         .offset = offsetof(struct wire_set_name, priority)},
+        {.tag = 2, .type = WIRE_STRING, .flags = WIRE_F_REQUIRED, .name = "name",
+         .offset = offsetof(struct wire_set_name, name), .max = SYSMEM_MAX_NAME_LENGTH},
+};
+static const struct wire_schema set_name_schema = SCHEMA("set_name", struct wire_set_name, set_name_fields);
+
+static const struct wire_field validate_reply_fields[] = {
+        {.tag = 1, .type = WIRE_BOOL, .flags = WIRE_F_REQUIRED, .name = "is_known",
+         .offset = offsetof(struct wire_validate_reply, is_known)},
+};
+static const struct wire_schema validate_reply_schema = SCHEMA("validate_reply", struct wire_validate_reply,
+                                                               validate_reply_fields);
+
+static const struct wire_field collection_id_fields[] = {
+        {.tag = 1, .type = WIRE_U64, .flags = WIRE_F_REQUIRED, .name = "buffer_collection_id",
+         .offset = offsetof(struct wire_collection_id_reply, buffer_collection_id)},
+};
+static const struct wire_schema collection_id_schema = SCHEMA("collection_id_reply", struct wire_collection_id_reply,
+                                                              collection_id_fields);
+
+static const struct wire_field duplicate_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .flags = WIRE_F_REQUIRED, .name = "rights_attenuation_mask",
+         .offset = offsetof(struct wire_duplicate, rights_attenuation_mask)},
+};
+static const struct wire_schema duplicate_schema = SCHEMA("duplicate", struct wire_duplicate, duplicate_fields);
+
+static const struct wire_field duplicate_sync_fields[] = {
+        {.tag = 1, .type = WIRE_U32_ARRAY, .flags = WIRE_F_REQUIRED, .name = "rights_attenuation_masks",
+         .offset = offsetof(struct wire_duplicate_sync, rights_attenuation_masks),
+         .count_offset = offsetof(struct wire_duplicate_sync, rights_attenuation_mask_count),
+         .max = SYSMEM_MAX_DUPLICATES},
+};
+static const struct wire_schema duplicate_sync_schema = SCHEMA("duplicate_sync", struct wire_duplicate_sync,
+                                                               duplicate_sync_fields);
+
+static const struct wire_field duplicate_sync_reply_fields[] = {
+        {.tag = 1, .type = WIRE_FD_ARRAY, .flags = WIRE_F_REQUIRED, .name = "tokens",
+         .offset = offsetof(struct wire_duplicate_sync_reply, tokens),
+         .count_offset = offsetof(struct wire_duplicate_sync_reply, token_count), .max = SYSMEM_MAX_DUPLICATES},
+};
+static const struct wire_schema duplicate_sync_reply_schema = SCHEMA(
+        "duplicate_sync_reply", struct wire_duplicate_sync_reply, duplicate_sync_reply_fields);
+
+/* ---- constraints ---- */
+
+static const struct wire_field usage_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .name = "none", .offset = offsetof(struct sysmem_usage, none)},
+        {.tag = 2, .type = WIRE_U32, .name = "cpu", .offset = offsetof(struct sysmem_usage, cpu)},
+        {.tag = 3, .type = WIRE_U32, .name = "vulkan", .offset = offsetof(struct sysmem_usage, vulkan)},
+        {.tag = 4, .type = WIRE_U32, .name = "display", .offset = offsetof(struct sysmem_usage, display)},
+        {.tag = 5, .type = WIRE_U32, .name = "video", .offset = offsetof(struct sysmem_usage, video)},
+};
+static const struct wire_schema usage_schema = SCHEMA("usage", struct sysmem_usage, usage_fields);
+
+static const struct wire_field heap_fields[] = {
+        {.tag = 1, .type = WIRE_STRING, .flags = WIRE_F_REQUIRED | WIRE_F_INLINE, .name = "heap_type",
+         .offset = offsetof(struct sysmem_heap, heap_type), .max = SYSMEM_MAX_HEAP_TYPE_LENGTH},
+        {.tag = 2, .type = WIRE_U64, .name = "id", .offset = offsetof(struct sysmem_heap, id)},
+};
+static const struct wire_schema heap_schema = SCHEMA("heap", struct sysmem_heap, heap_fields);
+
+#define BMC(f) offsetof(struct sysmem_buffer_memory_constraints, f)
+static const struct wire_field memory_fields[] = {
+        {.tag = 1, .type = WIRE_U64, .name = "min_size_bytes", .offset = BMC(min_size_bytes)},
+        {.tag = 2, .type = WIRE_U64, .name = "max_size_bytes", .offset = BMC(max_size_bytes)},
+        {.tag = 3, .type = WIRE_BOOL, .name = "physically_contiguous_required",
+         .offset = BMC(physically_contiguous_required)},
+        {.tag = 4, .type = WIRE_BOOL, .name = "secure_required", .offset = BMC(secure_required)},
+        {.tag = 5, .type = WIRE_BOOL, .flags = WIRE_F_TRISTATE, .name = "cpu_domain_supported",
+         .offset = BMC(cpu_domain_supported)},
+        {.tag = 6, .type = WIRE_BOOL, .flags = WIRE_F_TRISTATE, .name = "ram_domain_supported",
+         .offset = BMC(ram_domain_supported)},
+        {.tag = 7, .type = WIRE_BOOL, .flags = WIRE_F_TRISTATE, .name = "inaccessible_domain_supported",
+         .offset = BMC(inaccessible_domain_supported)},
+        {.tag = 8, .type = WIRE_TABLE_ARRAY, .name = "permitted_heaps", .offset = BMC(permitted_heaps),
+         .count_offset = BMC(permitted_heap_count), .max = SYSMEM_MAX_PERMITTED_HEAPS, .table = &heap_schema},
+};
+#undef BMC
+static const struct wire_schema memory_schema = SCHEMA("buffer_memory_constraints",
+                                                       struct sysmem_buffer_memory_constraints, memory_fields);
+
+#define BCC(f) offsetof(struct sysmem_constraints, f)
+static const struct wire_field constraints_fields[] = {
+        {.tag = 1, .type = WIRE_TABLE, .name = "usage", .offset = BCC(usage), .table = &usage_schema},
+        {.tag = 2, .type = WIRE_U32, .name = "min_buffer_count_for_camping",
+         .offset = BCC(min_buffer_count_for_camping)},
+        {.tag = 3, .type = WIRE_U32, .name = "min_buffer_count_for_dedicated_slack",
+         .offset = BCC(min_buffer_count_for_dedicated_slack)},
+        {.tag = 4, .type = WIRE_U32, .name = "min_buffer_count_for_shared_slack",
+         .offset = BCC(min_buffer_count_for_shared_slack)},
+        {.tag = 5, .type = WIRE_U32, .name = "min_buffer_count", .offset = BCC(min_buffer_count)},
+        {.tag = 6, .type = WIRE_U32, .name = "max_buffer_count", .offset = BCC(max_buffer_count)},
+        {.tag = 7, .type = WIRE_TABLE, .name = "buffer_memory_constraints", .offset = BCC(buffer_memory),
+         .table = &memory_schema},
+        /* tag 8: image_format_constraints, added with the image-format layer */
+};
+#undef BCC
+const struct wire_schema wire_constraints_schema = SCHEMA("constraints", struct sysmem_constraints,
+                                                          constraints_fields);
+
+static const struct wire_field set_constraints_fields[] = {
+        {.tag = 1, .type = WIRE_TABLE, .flags = WIRE_F_TABLE_PTR, .name = "constraints",
+         .offset = offsetof(struct wire_set_constraints, constraints), .table = &wire_constraints_schema},
+};
+static const struct wire_schema set_constraints_schema = SCHEMA("set_constraints", struct wire_set_constraints,
+                                                                set_constraints_fields);
+
+/* ---- results ---- */
+
+#define BMS(f) offsetof(struct sysmem_buffer_memory_settings, f)
+static const struct wire_field memory_settings_fields[] = {
+        {.tag = 1, .type = WIRE_U64, .flags = WIRE_F_REQUIRED, .name = "size_bytes", .offset = BMS(size_bytes)},
+        {.tag = 2, .type = WIRE_BOOL, .name = "is_physically_contiguous", .offset = BMS(is_physically_contiguous)},
+        {.tag = 3, .type = WIRE_BOOL, .name = "is_secure", .offset = BMS(is_secure)},
+        {.tag = 4, .type = WIRE_U32, .name = "coherency_domain", .offset = BMS(coherency_domain)},
+        {.tag = 5, .type = WIRE_TABLE, .flags = WIRE_F_REQUIRED, .name = "heap", .offset = BMS(heap),
+         .table = &heap_schema},
+        {.tag = 6, .type = WIRE_U64, .flags = WIRE_F_REQUIRED, .name = "raw_vmo_size", .offset = BMS(raw_vmo_size)},
+};
+#undef BMS
+static const struct wire_schema memory_settings_schema = SCHEMA(
+        "buffer_memory_settings", struct sysmem_buffer_memory_settings, memory_settings_fields);
+
+static const struct wire_field single_settings_fields[] = {
+        {.tag = 1, .type = WIRE_TABLE, .flags = WIRE_F_REQUIRED, .name = "buffer_settings",
+         .offset = offsetof(struct sysmem_single_buffer_settings, buffer_settings), .table = &memory_settings_schema},
+        /* tag 2: image_format_constraints, added with the image-format layer */
+};
+static const struct wire_schema single_settings_schema = SCHEMA(
+        "single_buffer_settings", struct sysmem_single_buffer_settings, single_settings_fields);
+
+static const struct wire_field buffer_fields[] = {
+        {.tag = 1, .type = WIRE_FD, .name = "vmo", .offset = offsetof(struct wire_buffer, vmo)},
+        {.tag = 2, .type = WIRE_U64, .name = "vmo_usable_start", .offset = offsetof(struct wire_buffer, vmo_usable_start)},
+};
+static const struct wire_schema buffer_schema = SCHEMA("buffer", struct wire_buffer, buffer_fields);
+
+static const struct wire_field info_fields[] = {
+        {.tag = 1, .type = WIRE_TABLE, .flags = WIRE_F_REQUIRED, .name = "settings",
+         .offset = offsetof(struct wire_collection_info, settings), .table = &single_settings_schema},
+        {.tag = 2, .type = WIRE_TABLE_ARRAY, .flags = WIRE_F_REQUIRED, .name = "buffers",
+         .offset = offsetof(struct wire_collection_info, buffers),
+         .count_offset = offsetof(struct wire_collection_info, buffer_count), .max = SYSMEM_MAX_BUFFERS,
+         .table = &buffer_schema},
+        {.tag = 3, .type = WIRE_U64, .flags = WIRE_F_REQUIRED, .name = "buffer_collection_id",
+         .offset = offsetof(struct wire_collection_info, buffer_collection_id)},
+};
+const struct wire_schema wire_collection_info_schema = SCHEMA("collection_info", struct wire_collection_info,
+                                                              info_fields);
+
+/* ---- the message table ---- */
+
+#define A WIRE_OBJ_ALLOCATOR
+#define N WIRE_OBJ_NODE
+#define T WIRE_OBJ_TOKEN
+#define C WIRE_OBJ_COLLECTION
+const struct wire_message_def wire_messages[] = {
+        {WIRE_OP_ALLOCATE_SHARED_COLLECTION, "AllocateSharedCollection", A, true, &empty_schema, &fd_schema},
+        {WIRE_OP_ALLOCATE_NON_SHARED_COLLECTION, "AllocateNonSharedCollection", A, true, &empty_schema, &fd_schema},
+        {WIRE_OP_BIND_SHARED_COLLECTION, "BindSharedCollection", A, true, &fd_schema, &fd_schema},
+        {WIRE_OP_VALIDATE_BUFFER_COLLECTION_TOKEN, "ValidateBufferCollectionToken", A, true, &fd_schema,
+         &validate_reply_schema},
+        {WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO, "Allocator.SetDebugClientInfo", A, false, &debug_info_schema, NULL},
+        {WIRE_OP_SYNC, "Sync", N, true, &empty_schema, &empty_schema},
+        {WIRE_OP_RELEASE, "Release", N, false, &empty_schema, NULL},
+        {WIRE_OP_SET_NAME, "SetName", N, false, &set_name_schema, NULL},
+        {WIRE_OP_SET_DEBUG_CLIENT_INFO, "SetDebugClientInfo", N, false, &debug_info_schema, NULL},
+        {WIRE_OP_GET_BUFFER_COLLECTION_ID, "GetBufferCollectionId", N, true, &empty_schema, &collection_id_schema},
+        {WIRE_OP_DUPLICATE, "Duplicate", T, true, &duplicate_schema, &fd_schema},
+        {WIRE_OP_DUPLICATE_SYNC, "DuplicateSync", T, true, &duplicate_sync_schema, &duplicate_sync_reply_schema},
+        {WIRE_OP_BIND, "Bind", T, false, &empty_schema, NULL},
+        {WIRE_OP_SET_CONSTRAINTS, "SetConstraints", C, false, &set_constraints_schema, NULL},
+        {WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, "WaitForAllBuffersAllocated", C, true, &empty_schema,
+         &wire_collection_info_schema},
+        {WIRE_OP_CHECK_ALL_BUFFERS_ALLOCATED, "CheckAllBuffersAllocated", C, true, &empty_schema, &empty_schema},
+        {WIRE_OP_EPITAPH, "Epitaph", A | N, false, &wire_error_schema, NULL},
+};
+#undef A
+#undef N
+#undef T
+#undef C
+const size_t wire_message_count = ARRAY_LEN(wire_messages);
+
+const struct wire_message_def *wire_message_lookup(uint16_t opcode) {
+        for (size_t i = 0; i < wire_message_count; i++)
+                if (wire_messages[i].opcode == opcode)
+                        return &wire_messages[i];
+        return NULL;
+}
