@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs the Debian 12 packages sysmem needs to build and test, if any is missing.
+set -euo pipefail
+pkgs=(meson ninja-build pkg-config gcc clang libsystemd-dev libdrm-dev libcmocka-dev libjson-c-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO=sudo
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

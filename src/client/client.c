@@ -1,0 +1,741 @@
+/* client.c: libsysmem: allocator, token and collection objects over sysmemd's sockets; blocking and dispatch APIs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sysmem/sysmem.h>
+
+#include "common/errors.h"
+#include "common/macros.h"
+#include "common/util.h"
+#include "wire/messages.h"
+
+#define TX_BUF_SIZE 65536u
+#define RX_BUF_SIZE 65536u
+#define MAX_ASYNC_WAITS 16u
+
+enum object_kind { OBJ_ALLOCATOR, OBJ_TOKEN, OBJ_COLLECTION };
+
+struct async_wait {
+        uint32_t txid;
+        sysmem_allocated_fn callback;
+        void *userdata;
+};
+
+/* Everything that talks to one server-side object over one socket. */
+struct sysmem_node {
+        int fd;
+        enum object_kind kind;
+        uint32_t next_txid;
+        enum sysmem_error error; /* INVALID while healthy */
+        char error_message[WIRE_MAX_ERROR_MESSAGE + 1];
+        struct async_wait waits[MAX_ASYNC_WAITS];
+        uint32_t wait_count;
+};
+
+struct sysmem_allocator {
+        struct sysmem_node node;
+};
+struct sysmem_token {
+        struct sysmem_node node;
+};
+struct sysmem_collection {
+        struct sysmem_node node;
+};
+
+static const struct wire_limits client_wire_limits = {
+        .max_message_bytes = RX_BUF_SIZE,
+        .max_fds = WIRE_MAX_FDS,
+        .max_array_elements = 1024,
+};
+
+SYSMEM_EXPORT const char *sysmem_error_name(enum sysmem_error error) { return error_name(error); }
+SYSMEM_EXPORT int sysmem_error_to_errno(enum sysmem_error error) { return error_to_errno(error); }
+
+static void node_init(struct sysmem_node *n, int fd, enum object_kind kind) {
+        memset(n, 0, sizeof *n);
+        n->fd = fd;
+        n->kind = kind;
+        n->next_txid = 1;
+}
+
+static int node_set_failed(struct sysmem_node *n, enum sysmem_error error, const char *message) {
+        if (n->error == SYSMEM_ERROR_INVALID) {
+                n->error = error == SYSMEM_ERROR_INVALID ? SYSMEM_ERROR_UNSPECIFIED : error;
+                util_strlcpy(n->error_message, message ? message : "", sizeof n->error_message);
+        }
+        return -error_to_errno(n->error);
+}
+
+static int node_failure(const struct sysmem_node *n) { return -error_to_errno(n->error); }
+
+static uint32_t node_txid(struct sysmem_node *n) {
+        uint32_t t = n->next_txid++;
+        if (n->next_txid == 0)
+                n->next_txid = 1;
+        return t;
+}
+
+static int node_send(struct sysmem_node *n, uint16_t opcode, uint32_t txid, const void *body) {
+        const struct wire_message_def *def = wire_message_lookup(opcode);
+        uint8_t *buf = malloc(TX_BUF_SIZE);
+        if (!buf)
+                return -ENOMEM;
+        int fds[WIRE_MAX_FDS];
+        size_t len;
+        uint32_t nfds;
+        int r = wire_encode(def->request, opcode, 0, txid, body, buf, TX_BUF_SIZE, &len, fds, WIRE_MAX_FDS, &nfds);
+        if (r >= 0)
+                r = wire_send(n->fd, buf, len, fds, nfds);
+        free(buf);
+        if (r == -EPIPE || r == -ECONNRESET)
+                return node_set_failed(n, SYSMEM_ERROR_UNSPECIFIED, "the sysmem server closed this object");
+        return r;
+}
+
+static struct sysmem_collection_info *info_from_wire(struct wire_msg *m) {
+        const struct wire_collection_info *w = m->body;
+        struct sysmem_collection_info *info = calloc(1, sizeof *info);
+        if (!info)
+                return NULL;
+        info->settings = w->settings;
+        info->buffer_collection_id = w->buffer_collection_id;
+        info->buffer_count = MIN(w->buffer_count, SYSMEM_MAX_BUFFERS);
+        for (uint32_t i = 0; i < SYSMEM_MAX_BUFFERS; i++)
+                info->buffers[i].fd = -1;
+        for (uint32_t i = 0; i < info->buffer_count; i++) {
+                info->buffers[i].fd = w->buffers[i].vmo >= 0 ? wire_msg_take_fd(m, w->buffers[i].vmo) : -1;
+                info->buffers[i].vmo_usable_start = w->buffers[i].vmo_usable_start;
+        }
+        return info;
+}
+
+/* Decodes a reply against the right schema; error replies record the error on the node. */
+static int decode_reply(struct sysmem_node *n, const struct wire_message_def *def, uint16_t flags, const uint8_t *buf,
+                        size_t len, int *fds, uint32_t nfds, struct wire_msg **ret) {
+        char err[256];
+        if (flags & WIRE_FLAG_ERROR) {
+                struct wire_msg *m;
+                int r = wire_decode(&wire_error_schema, buf, len, fds, nfds, &client_wire_limits, &m, err, sizeof err);
+                if (r < 0)
+                        return node_set_failed(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, err);
+                const struct wire_error_body *e = m->body;
+                enum sysmem_error error = e->error ? (enum sysmem_error)e->error : SYSMEM_ERROR_UNSPECIFIED;
+                /* A PENDING answer is not a failure of the object; everything else is remembered. */
+                int ret_err = -error_to_errno(error);
+                if (error != SYSMEM_ERROR_PENDING && n->kind != OBJ_ALLOCATOR)
+                        node_set_failed(n, error, e->message);
+                else if (n->kind == OBJ_ALLOCATOR) {
+                        n->error = error;
+                        util_strlcpy(n->error_message, e->message ? e->message : "", sizeof n->error_message);
+                }
+                wire_msg_free(m);
+                return ret_err;
+        }
+        int r = wire_decode(def->reply, buf, len, fds, nfds, &client_wire_limits, ret, err, sizeof err);
+        if (r < 0)
+                return node_set_failed(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, err);
+        return 0;
+}
+
+static void run_async_wait(struct sysmem_node *n, uint32_t index, int result, struct sysmem_collection_info *info) {
+        struct async_wait w = n->waits[index];
+        n->waits[index] = n->waits[--n->wait_count];
+        w.callback((struct sysmem_collection *)n, result, info, w.userdata);
+}
+
+static void fail_async_waits(struct sysmem_node *n) {
+        while (n->wait_count > 0)
+                run_async_wait(n, n->wait_count - 1, node_failure(n), NULL);
+}
+
+/*
+ * Receives one message and handles it. Returns 1 if it was the reply to want_txid (then *ret holds it),
+ * 0 if it was something else (handled), or a negative errno (the object failed or the socket broke).
+ */
+static int node_receive_one(struct sysmem_node *n, uint32_t want_txid, struct wire_msg **ret) {
+        uint8_t *buf = malloc(RX_BUF_SIZE);
+        if (!buf)
+                return -ENOMEM;
+        int fds[WIRE_MAX_FDS];
+        uint32_t nfds = 0;
+        ssize_t len = wire_recv(n->fd, buf, RX_BUF_SIZE, fds, WIRE_MAX_FDS, &nfds);
+        int r;
+        if (len == 0) {
+                r = node_set_failed(n, SYSMEM_ERROR_UNSPECIFIED, "the sysmem server closed this object");
+                fail_async_waits(n);
+                goto out;
+        }
+        if (len < 0) {
+                r = (int)len;
+                if (r != -EAGAIN && r != -EINTR)
+                        r = node_set_failed(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "malformed message from the server");
+                goto out;
+        }
+        uint16_t opcode, flags;
+        uint32_t txid, hnfds;
+        const struct wire_message_def *def = NULL;
+        if (wire_peek_header(buf, (size_t)len, &opcode, &flags, &txid, &hnfds) < 0 ||
+            !(def = wire_message_lookup(opcode))) {
+                for (uint32_t i = 0; i < nfds; i++)
+                        close(fds[i]);
+                r = node_set_failed(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "unknown message from the server");
+                goto out;
+        }
+        if (flags & WIRE_FLAG_EVENT) {
+                struct wire_msg *m = NULL;
+                char err[128];
+                if (opcode == WIRE_OP_EPITAPH &&
+                    wire_decode(&wire_error_schema, buf, (size_t)len, fds, nfds, &client_wire_limits, &m, err,
+                                sizeof err) >= 0) {
+                        const struct wire_error_body *e = m->body;
+                        node_set_failed(n, (enum sysmem_error)e->error, e->message);
+                        wire_msg_free(m);
+                } else {
+                        if (opcode != WIRE_OP_EPITAPH)
+                                for (uint32_t i = 0; i < nfds; i++)
+                                        close(fds[i]);
+                        node_set_failed(n, SYSMEM_ERROR_UNSPECIFIED, "the server failed this object");
+                }
+                fail_async_waits(n);
+                r = node_failure(n);
+                goto out;
+        }
+        if (want_txid && txid == want_txid) {
+                r = decode_reply(n, def, flags, buf, (size_t)len, fds, nfds, ret);
+                r = r < 0 ? r : 1;
+                goto out;
+        }
+        for (uint32_t i = 0; i < n->wait_count; i++) {
+                if (n->waits[i].txid != txid || opcode != WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED)
+                        continue;
+                struct wire_msg *m = NULL;
+                int rr = decode_reply(n, def, flags, buf, (size_t)len, fds, nfds, &m);
+                struct sysmem_collection_info *info = NULL;
+                if (rr >= 0) {
+                        info = info_from_wire(m);
+                        wire_msg_free(m);
+                        rr = info ? 0 : -ENOMEM;
+                }
+                run_async_wait(n, i, rr, info);
+                r = 0;
+                goto out;
+        }
+        /* A reply nobody waits for (e.g. after a timeout): drop it. */
+        for (uint32_t i = 0; i < nfds; i++)
+                close(fds[i]);
+        r = 0;
+out:
+        free(buf);
+        return r;
+}
+
+/* Sends a request and blocks for its reply; *ret (if not NULL) receives the decoded reply. */
+static int node_call(struct sysmem_node *n, uint16_t opcode, const void *body, struct wire_msg **ret) {
+        if (n->error != SYSMEM_ERROR_INVALID && n->kind != OBJ_ALLOCATOR)
+                return node_failure(n);
+        uint32_t txid = node_txid(n);
+        int r = node_send(n, opcode, txid, body);
+        if (r < 0)
+                return r;
+        for (;;) {
+                struct wire_msg *m = NULL;
+                r = node_receive_one(n, txid, &m);
+                if (r == -EINTR || r == 0)
+                        continue;
+                if (r == -EAGAIN) {
+                        /* A caller made the socket non-blocking: wait for the reply anyway. */
+                        struct pollfd p = {.fd = n->fd, .events = POLLIN};
+                        (void)poll(&p, 1, -1);
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                if (ret)
+                        *ret = m;
+                else
+                        wire_msg_free(m);
+                return 0;
+        }
+}
+
+static int node_oneway(struct sysmem_node *n, uint16_t opcode, const void *body) {
+        if (n->error != SYSMEM_ERROR_INVALID && n->kind != OBJ_ALLOCATOR)
+                return node_failure(n);
+        return node_send(n, opcode, 0, body);
+}
+
+/* ---- allocator ---- */
+
+static int default_socket_path(char *buf, size_t size) {
+        const char *e = getenv("SYSMEM_SOCKET");
+        if (e && *e)
+                return snprintf(buf, size, "%s", e) < (int)size ? 0 : -ENAMETOOLONG;
+        e = getenv("XDG_RUNTIME_DIR");
+        if (e && *e)
+                return snprintf(buf, size, "%s/sysmem-0", e) < (int)size ? 0 : -ENAMETOOLONG;
+        return snprintf(buf, size, "/run/sysmem/socket") < (int)size ? 0 : -ENAMETOOLONG;
+}
+
+SYSMEM_EXPORT int sysmem_allocator_connect(const char *path, struct sysmem_allocator **ret_allocator) {
+        if (!ret_allocator)
+                return -EINVAL;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (path) {
+                if (strlen(path) >= sizeof sa.sun_path)
+                        return -ENAMETOOLONG;
+                strcpy(sa.sun_path, path);
+        } else {
+                int r = default_socket_path(sa.sun_path, sizeof sa.sun_path);
+                if (r < 0)
+                        return r;
+        }
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return sysmem_allocator_from_fd(fd, ret_allocator);
+}
+
+SYSMEM_EXPORT int sysmem_allocator_from_fd(int fd, struct sysmem_allocator **ret_allocator) {
+        if (fd < 0 || !ret_allocator)
+                return -EINVAL;
+        struct sysmem_allocator *a = malloc(sizeof *a);
+        if (!a) {
+                close(fd);
+                return -ENOMEM;
+        }
+        node_init(&a->node, fd, OBJ_ALLOCATOR);
+        *ret_allocator = a;
+        return 0;
+}
+
+SYSMEM_EXPORT void sysmem_allocator_free(struct sysmem_allocator *a) {
+        if (!a)
+                return;
+        close(a->node.fd);
+        free(a);
+}
+
+SYSMEM_EXPORT int sysmem_allocator_get_fd(const struct sysmem_allocator *a) { return a ? a->node.fd : -EINVAL; }
+
+SYSMEM_EXPORT int sysmem_allocator_set_debug_client_info(struct sysmem_allocator *a, const char *name, uint64_t id) {
+        if (!a || !name || strlen(name) > SYSMEM_MAX_CLIENT_NAME_LENGTH)
+                return -EINVAL;
+        struct wire_debug_client_info body = {.name = (char *)name, .id = id};
+        return node_oneway(&a->node, WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO, &body);
+}
+
+/* Calls an allocator method whose reply is one fd, and returns that fd (owned by the caller). */
+static int allocator_call_fd(struct sysmem_allocator *a, uint16_t opcode, const void *body) {
+        struct wire_msg *m = NULL;
+        int r = node_call(&a->node, opcode, body, &m);
+        if (r < 0)
+                return r;
+        struct wire_fd_body *rep = m->body;
+        int fd = wire_msg_take_fd(m, rep->fd);
+        wire_msg_free(m);
+        return fd >= 0 ? fd : -EBADMSG;
+}
+
+static void *new_node_object(int fd, enum object_kind kind) {
+        struct sysmem_node *n = malloc(sizeof(struct sysmem_node));
+        if (!n) {
+                close(fd);
+                return NULL;
+        }
+        node_init(n, fd, kind);
+        return n;
+}
+
+SYSMEM_EXPORT int sysmem_allocator_allocate_shared(struct sysmem_allocator *a, struct sysmem_token **ret_token) {
+        if (!a || !ret_token)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        int fd = allocator_call_fd(a, WIRE_OP_ALLOCATE_SHARED_COLLECTION, &e);
+        if (fd < 0)
+                return fd;
+        struct sysmem_token *t = new_node_object(fd, OBJ_TOKEN);
+        if (!t)
+                return -ENOMEM;
+        *ret_token = t;
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_allocator_allocate_non_shared(struct sysmem_allocator *a,
+                                                       struct sysmem_collection **ret_collection) {
+        if (!a || !ret_collection)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        int fd = allocator_call_fd(a, WIRE_OP_ALLOCATE_NON_SHARED_COLLECTION, &e);
+        if (fd < 0)
+                return fd;
+        struct sysmem_collection *c = new_node_object(fd, OBJ_COLLECTION);
+        if (!c)
+                return -ENOMEM;
+        *ret_collection = c;
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_allocator_bind_shared(struct sysmem_allocator *a, struct sysmem_token *token,
+                                               struct sysmem_collection **ret_collection) {
+        if (!a || !token || !ret_collection) {
+                sysmem_token_close(token);
+                return -EINVAL;
+        }
+        struct wire_fd_body body = {.fd = token->node.fd};
+        int fd = allocator_call_fd(a, WIRE_OP_BIND_SHARED_COLLECTION, &body);
+        /* The daemon turns the token into the collection once our end of the token is closed. */
+        close(token->node.fd);
+        free(token);
+        if (fd < 0)
+                return fd;
+        struct sysmem_collection *c = new_node_object(fd, OBJ_COLLECTION);
+        if (!c)
+                return -ENOMEM;
+        *ret_collection = c;
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_allocator_validate_token(struct sysmem_allocator *a, int token_fd, bool *ret_is_known) {
+        if (!a || token_fd < 0 || !ret_is_known)
+                return -EINVAL;
+        struct wire_fd_body body = {.fd = token_fd};
+        struct wire_msg *m = NULL;
+        int r = node_call(&a->node, WIRE_OP_VALIDATE_BUFFER_COLLECTION_TOKEN, &body, &m);
+        if (r < 0)
+                return r;
+        *ret_is_known = ((struct wire_validate_reply *)m->body)->is_known;
+        wire_msg_free(m);
+        return 0;
+}
+
+/* ---- nodes ---- */
+
+SYSMEM_EXPORT struct sysmem_node *sysmem_token_node(struct sysmem_token *t) { return t ? &t->node : NULL; }
+SYSMEM_EXPORT struct sysmem_node *sysmem_collection_node(struct sysmem_collection *c) { return c ? &c->node : NULL; }
+
+SYSMEM_EXPORT int sysmem_node_sync(struct sysmem_node *n) {
+        if (!n)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        return node_call(n, WIRE_OP_SYNC, &e, NULL);
+}
+
+SYSMEM_EXPORT int sysmem_node_set_name(struct sysmem_node *n, uint32_t priority, const char *name) {
+        if (!n || !name || strlen(name) > SYSMEM_MAX_NAME_LENGTH)
+                return -EINVAL;
+        struct wire_set_name body = {.priority = priority, .name = (char *)name};
+        return node_oneway(n, WIRE_OP_SET_NAME, &body);
+}
+
+SYSMEM_EXPORT int sysmem_node_set_debug_client_info(struct sysmem_node *n, const char *name, uint64_t id) {
+        if (!n || !name || strlen(name) > SYSMEM_MAX_CLIENT_NAME_LENGTH)
+                return -EINVAL;
+        struct wire_debug_client_info body = {.name = (char *)name, .id = id};
+        return node_oneway(n, WIRE_OP_SET_DEBUG_CLIENT_INFO, &body);
+}
+
+SYSMEM_EXPORT int sysmem_node_get_buffer_collection_id(struct sysmem_node *n, uint64_t *ret_id) {
+        if (!n || !ret_id)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        struct wire_msg *m = NULL;
+        int r = node_call(n, WIRE_OP_GET_BUFFER_COLLECTION_ID, &e, &m);
+        if (r < 0)
+                return r;
+        *ret_id = ((struct wire_collection_id_reply *)m->body)->buffer_collection_id;
+        wire_msg_free(m);
+        return 0;
+}
+
+SYSMEM_EXPORT enum sysmem_error sysmem_node_error(const struct sysmem_node *n) {
+        return n ? n->error : SYSMEM_ERROR_INVALID;
+}
+
+SYSMEM_EXPORT const char *sysmem_node_error_message(const struct sysmem_node *n) {
+        return n ? n->error_message : "";
+}
+
+SYSMEM_EXPORT int sysmem_node_get_fd(const struct sysmem_node *n) { return n ? n->fd : -EINVAL; }
+
+SYSMEM_EXPORT int sysmem_node_dispatch(struct sysmem_node *n) {
+        if (!n)
+                return -EINVAL;
+        for (;;) {
+                if (n->error != SYSMEM_ERROR_INVALID)
+                        return node_failure(n);
+                struct pollfd p = {.fd = n->fd, .events = POLLIN};
+                int r = poll(&p, 1, 0);
+                if (r < 0)
+                        return errno == EINTR ? 0 : -errno;
+                if (r == 0)
+                        return 0;
+                r = node_receive_one(n, 0, NULL);
+                if (r < 0 && r != -EAGAIN && r != -EINTR)
+                        return r;
+        }
+}
+
+/* ---- tokens ---- */
+
+SYSMEM_EXPORT int sysmem_token_duplicate(struct sysmem_token *t, uint32_t mask, struct sysmem_token **ret_token) {
+        if (!t || !ret_token)
+                return -EINVAL;
+        struct wire_duplicate body = {.rights_attenuation_mask = mask};
+        struct wire_msg *m = NULL;
+        int r = node_call(&t->node, WIRE_OP_DUPLICATE, &body, &m);
+        if (r < 0)
+                return r;
+        int fd = wire_msg_take_fd(m, ((struct wire_fd_body *)m->body)->fd);
+        wire_msg_free(m);
+        if (fd < 0)
+                return -EBADMSG;
+        struct sysmem_token *nt = new_node_object(fd, OBJ_TOKEN);
+        if (!nt)
+                return -ENOMEM;
+        *ret_token = nt;
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_token_duplicate_sync(struct sysmem_token *t, uint32_t count, const uint32_t *masks,
+                                              struct sysmem_token **ret_tokens) {
+        if (!t || count == 0 || count > SYSMEM_MAX_DUPLICATES || !masks || !ret_tokens)
+                return -EINVAL;
+        struct wire_duplicate_sync body = {.rights_attenuation_masks = masks, .rights_attenuation_mask_count = count};
+        struct wire_msg *m = NULL;
+        int r = node_call(&t->node, WIRE_OP_DUPLICATE_SYNC, &body, &m);
+        if (r < 0)
+                return r;
+        const struct wire_duplicate_sync_reply *rep = m->body;
+        if (rep->token_count != count) {
+                wire_msg_free(m);
+                return -EBADMSG;
+        }
+        struct sysmem_token *out[SYSMEM_MAX_DUPLICATES] = {0};
+        for (uint32_t i = 0; i < count; i++) {
+                int fd = wire_msg_take_fd(m, rep->tokens[i]);
+                out[i] = fd >= 0 ? new_node_object(fd, OBJ_TOKEN) : NULL;
+                if (!out[i]) {
+                        for (uint32_t j = 0; j < i; j++)
+                                sysmem_token_close(out[j]);
+                        wire_msg_free(m);
+                        return -ENOMEM;
+                }
+        }
+        wire_msg_free(m);
+        memcpy(ret_tokens, out, count * sizeof *out);
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_token_bind(struct sysmem_token *t, struct sysmem_collection **ret_collection) {
+        if (!t || !ret_collection) {
+                sysmem_token_close(t);
+                return -EINVAL;
+        }
+        struct wire_empty e = {0};
+        int r = node_oneway(&t->node, WIRE_OP_BIND, &e);
+        if (r < 0) {
+                sysmem_token_close(t);
+                return r;
+        }
+        /* Same socket, same server-side node: only the protocol spoken on it changes. */
+        t->node.kind = OBJ_COLLECTION;
+        *ret_collection = (struct sysmem_collection *)t;
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_token_release(struct sysmem_token *t) {
+        if (!t)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        int r = node_oneway(&t->node, WIRE_OP_RELEASE, &e);
+        sysmem_token_close(t);
+        return r;
+}
+
+SYSMEM_EXPORT void sysmem_token_close(struct sysmem_token *t) {
+        if (!t)
+                return;
+        close(t->node.fd);
+        free(t);
+}
+
+SYSMEM_EXPORT int sysmem_token_to_fd(struct sysmem_token *t) {
+        if (!t)
+                return -EINVAL;
+        int fd = t->node.fd;
+        free(t);
+        return fd;
+}
+
+SYSMEM_EXPORT int sysmem_token_from_fd(int fd, struct sysmem_token **ret_token) {
+        if (fd < 0 || !ret_token)
+                return -EINVAL;
+        struct sysmem_token *t = new_node_object(fd, OBJ_TOKEN);
+        if (!t)
+                return -ENOMEM;
+        *ret_token = t;
+        return 0;
+}
+
+/* ---- collections ---- */
+
+SYSMEM_EXPORT int sysmem_collection_set_constraints(struct sysmem_collection *c,
+                                                    const struct sysmem_constraints *constraints) {
+        if (!c)
+                return -EINVAL;
+        if (constraints && constraints->buffer_memory.permitted_heap_count > SYSMEM_MAX_PERMITTED_HEAPS)
+                return -E2BIG;
+        if (constraints && constraints->buffer_memory.permitted_heap_count && !constraints->buffer_memory.permitted_heaps)
+                return -EINVAL;
+        if (constraints && constraints->image_format_constraint_count)
+                return -EOPNOTSUPP; /* not carried by this protocol version yet */
+        struct wire_set_constraints body = {.constraints = (struct sysmem_constraints *)constraints};
+        return node_oneway(&c->node, WIRE_OP_SET_CONSTRAINTS, &body);
+}
+
+SYSMEM_EXPORT int sysmem_collection_wait_allocated(struct sysmem_collection *c,
+                                                   struct sysmem_collection_info **ret_info) {
+        if (!c || !ret_info)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        struct wire_msg *m = NULL;
+        int r = node_call(&c->node, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, &e, &m);
+        if (r < 0)
+                return r;
+        struct sysmem_collection_info *info = info_from_wire(m);
+        wire_msg_free(m);
+        if (!info)
+                return -ENOMEM;
+        *ret_info = info;
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_collection_check_allocated(struct sysmem_collection *c) {
+        if (!c)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        return node_call(&c->node, WIRE_OP_CHECK_ALL_BUFFERS_ALLOCATED, &e, NULL);
+}
+
+SYSMEM_EXPORT int sysmem_collection_wait_allocated_async(struct sysmem_collection *c, sysmem_allocated_fn callback,
+                                                         void *userdata) {
+        if (!c || !callback)
+                return -EINVAL;
+        struct sysmem_node *n = &c->node;
+        if (n->error != SYSMEM_ERROR_INVALID)
+                return node_failure(n);
+        if (n->wait_count >= MAX_ASYNC_WAITS)
+                return -EBUSY;
+        uint32_t txid = node_txid(n);
+        struct wire_empty e = {0};
+        int r = node_send(n, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid, &e);
+        if (r < 0)
+                return r;
+        n->waits[n->wait_count++] = (struct async_wait){.txid = txid, .callback = callback, .userdata = userdata};
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_collection_release(struct sysmem_collection *c) {
+        if (!c)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        int r = node_oneway(&c->node, WIRE_OP_RELEASE, &e);
+        sysmem_collection_close(c);
+        return r;
+}
+
+SYSMEM_EXPORT void sysmem_collection_close(struct sysmem_collection *c) {
+        if (!c)
+                return;
+        close(c->node.fd);
+        free(c);
+}
+
+SYSMEM_EXPORT void sysmem_collection_info_free(struct sysmem_collection_info *info) {
+        if (!info)
+                return;
+        for (uint32_t i = 0; i < info->buffer_count && i < SYSMEM_MAX_BUFFERS; i++)
+                if (info->buffers[i].fd >= 0)
+                        close(info->buffers[i].fd);
+        free(info);
+}
+
+/* ---- fd passing helpers ---- */
+
+SYSMEM_EXPORT int sysmem_send_fd(int sock, int fd, const void *data, size_t size) {
+        if (sock < 0 || fd < 0)
+                return -EINVAL;
+        char dummy = 0;
+        struct iovec iov = {.iov_base = size ? (void *)data : &dummy, .iov_len = size ? size : 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        memset(&u, 0, sizeof u);
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+        ssize_t n;
+        do
+                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : 0;
+}
+
+SYSMEM_EXPORT int sysmem_recv_fd(int sock, int *ret_fd, void *data, size_t size) {
+        if (sock < 0 || !ret_fd)
+                return -EINVAL;
+        char dummy;
+        struct iovec iov = {.iov_base = size ? data : &dummy, .iov_len = size ? size : 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int) * 4)];
+                struct cmsghdr align;
+        } u;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+        ssize_t n;
+        do
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        int fd = -1, extra = 0;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < k; i++) {
+                        int f;
+                        memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof f);
+                        if (fd < 0)
+                                fd = f;
+                        else {
+                                close(f);
+                                extra++;
+                        }
+                }
+        }
+        if (n == 0 && fd < 0)
+                return -ECONNRESET;
+        if (fd < 0 || extra || (mh.msg_flags & MSG_CTRUNC)) {
+                if (fd >= 0)
+                        close(fd);
+                return -EBADMSG;
+        }
+        *ret_fd = fd;
+        return size ? (int)n : 0;
+}

@@ -1,0 +1,30 @@
+/* heap-memfd.c: the system-ram heap: one sealed memfd per buffer, zero-filled by the kernel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "server-internal.h"
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008u /* Linux 6.3; Debian 12's headers predate it */
+#endif
+
+int heap_memfd_allocate(uint64_t size, const char *name, int *ret_fd) {
+        if (size == 0 || size > (uint64_t)INT64_MAX)
+                return -EINVAL;
+        /* Buffers are data, never code: ask for a no-exec memfd, and fall back on kernels before 6.3. */
+        int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+        if (fd < 0 && errno == EINVAL)
+                fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        /* A participant that shrinks a shared buffer would crash every other with SIGBUS: seal the size. */
+        if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}

@@ -1,0 +1,141 @@
+/* server-internal.h: the daemon's objects: server, allocator connections, collections and their node trees. */
+#ifndef SYSMEM_SERVER_INTERNAL_H
+#define SYSMEM_SERVER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include <sysmem/sysmem-server.h>
+
+#include "common/list.h"
+#include "common/log.h"
+#include "core/core.h"
+#include "wire/messages.h"
+
+struct collection;
+struct node;
+
+struct server {
+        sd_event *event;
+        struct sysmem_server_limits limits;
+        struct wire_limits wire_limits;
+        struct list listeners;   /* struct listener */
+        struct list connections; /* struct allocator_conn */
+        struct list collections; /* struct collection */
+        struct list graveyard_nodes;       /* freed after the current dispatch pass */
+        struct list graveyard_collections; /* likewise */
+        sd_event_source *reaper;           /* defer source that empties the graveyards */
+        uint32_t connection_count;
+        uint32_t collection_count;
+        uint64_t total_bytes; /* bytes of buffers held by live collections */
+        uint64_t next_collection_id;
+        uint8_t *rx_buf; /* max_message_bytes + 1: one inbound message at a time */
+        int diag_fd;     /* NETLINK_SOCK_DIAG, opened on first use */
+        struct core_heap heaps[4];
+        size_t heap_count;
+        bool exiting;
+};
+
+struct listener {
+        struct list_link link;
+        struct server *server;
+        int fd;
+        sd_event_source *source;
+};
+
+struct allocator_conn {
+        struct list_link link;
+        struct server *server;
+        int fd;
+        sd_event_source *source;
+        char debug_name[SYSMEM_MAX_CLIENT_NAME_LENGTH + 1];
+        uint64_t debug_id;
+        bool has_debug_info;
+        uint32_t live_collections; /* created through this connection and not yet gone */
+        bool dead;
+};
+
+enum node_kind { NODE_TOKEN, NODE_COLLECTION, NODE_GROUP };
+
+enum collection_state { COLLECTION_NEGOTIATING, COLLECTION_ALLOCATED, COLLECTION_FAILED };
+
+struct node {
+        struct list_link link; /* in collection->nodes, or in the graveyard */
+        struct collection *collection;
+        struct node *parent;
+        struct list children;       /* struct node, via sibling_link */
+        struct list_link sibling_link;
+        enum node_kind kind;        /* the logical type; it survives Release + close */
+        int fd;                     /* server end; -1 once orphaned or failed */
+        ino_t ino;                  /* inode of the server end, identifies the token for Validate/Bind */
+        sd_event_source *source;
+        bool released;              /* Release received */
+        bool orphaned;              /* Release then close: stays in the tree, always ready */
+        bool dead;                  /* failed or removed; waiting for the graveyard */
+        bool constraints_set;       /* SetConstraints received (constraints may still be "none") */
+        bool has_constraints;       /* constraints below hold something */
+        struct sysmem_constraints constraints;
+        struct sysmem_heap heaps[SYSMEM_MAX_PERMITTED_HEAPS];
+        char debug_name[SYSMEM_MAX_CLIENT_NAME_LENGTH + 1];
+        uint64_t debug_id;
+        uint32_t rights_mask;
+        int pending_bind_fd;        /* Allocator.BindSharedCollection: the collection's server end */
+        struct allocator_conn *pending_bind_allocator;
+        uint32_t pending_waits[64]; /* txids of WaitForAllBuffersAllocated awaiting the result */
+        uint32_t pending_wait_count;
+};
+
+struct collection {
+        struct list_link link;
+        struct server *server;
+        uint64_t id;
+        struct list nodes; /* every node of the tree, in creation order */
+        struct node *root;
+        uint32_t node_count;
+        enum collection_state state;
+        enum sysmem_error error;
+        char error_message[WIRE_MAX_ERROR_MESSAGE];
+        struct core_result result;
+        int buffer_fds[SYSMEM_MAX_BUFFERS];
+        uint32_t buffer_count;
+        uint64_t bytes_charged;
+        char name[SYSMEM_MAX_NAME_LENGTH + 1];
+        uint32_t name_priority;
+        bool has_name;
+        struct allocator_conn *creator; /* NULL once that connection is gone */
+        bool dead;
+};
+
+/* server.c */
+int server_reply(struct server *server, int fd, uint16_t opcode, uint32_t txid, const struct wire_schema *schema,
+                 const void *body);
+int server_reply_error(struct server *server, int fd, uint16_t opcode, uint32_t txid, enum sysmem_error error,
+                       const char *message);
+void server_send_epitaph(struct server *server, int fd, enum sysmem_error error, const char *message);
+void server_schedule_reap(struct server *server);
+int server_new_socketpair(int ret_fds[2]);
+
+/* collection.c */
+struct collection *collection_new(struct server *server, struct allocator_conn *creator);
+struct node *node_new(struct collection *collection, struct node *parent, enum node_kind kind, int fd);
+int node_attach_fd(struct node *node, int fd);
+void node_fail(struct node *node, enum sysmem_error error, const char *fmt, ...) _printf_(3, 4);
+void collection_fail(struct collection *collection, enum sysmem_error error, const char *message);
+void collection_maybe_allocate(struct collection *collection);
+void collection_maybe_end(struct collection *collection);
+void collection_free(struct collection *collection);
+void node_free(struct node *node);
+const char *node_kind_name(enum node_kind kind);
+const char *node_display_name(const struct node *node);
+struct node *server_find_token_by_peer_fd(struct server *server, int fd);
+
+/* heap-memfd.c */
+int heap_memfd_allocate(uint64_t size, const char *name, int *ret_fd);
+
+/* sock-diag.c: the inode of the socket that fd's socket is connected to, via NETLINK_SOCK_DIAG. */
+int sock_diag_peer_inode(struct server *server, int fd, ino_t *ret_ino);
+
+#endif

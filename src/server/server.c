@@ -1,0 +1,583 @@
+/* server.c: the sysmem server: listening sockets, allocator connections, replies, and the event loop around them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "server-internal.h"
+
+static const struct sysmem_server_limits default_limits = {
+        .max_connections = 1024,
+        .max_collections_per_connection = 256,
+        .max_collections = 4096,
+        .max_nodes_per_collection = 256,
+        .max_message_bytes = 65536,
+        .max_fds_per_message = 8,
+        .max_pending_waits = 16,
+        .max_buffers = SYSMEM_MAX_BUFFERS,
+        .max_buffer_bytes = 256ull << 20,
+        .max_collection_bytes = 1ull << 30,
+        .max_total_bytes = 8ull << 30,
+};
+
+/* Outbound messages are built here; big enough for any reply (64 buffers) and any error text. */
+#define TX_BUF_SIZE 16384u
+
+static int allocator_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+int server_new_socketpair(int ret_fds[2]) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        /* The server end never blocks the loop; the client end stays blocking for simple clients. */
+        if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+                int r = -errno;
+                close(sv[0]);
+                close(sv[1]);
+                return r;
+        }
+        ret_fds[0] = sv[0];
+        ret_fds[1] = sv[1];
+        return 0;
+}
+
+static int send_body(int fd, uint16_t opcode, uint16_t flags, uint32_t txid, const struct wire_schema *schema,
+                     const void *body) {
+        uint8_t buf[TX_BUF_SIZE];
+        int fds[WIRE_MAX_FDS];
+        size_t len;
+        uint32_t nfds;
+        int r = wire_encode(schema, opcode, flags, txid, body, buf, sizeof buf, &len, fds, WIRE_MAX_FDS, &nfds);
+        if (r < 0)
+                return r;
+        return wire_send(fd, buf, len, fds, nfds);
+}
+
+int server_reply(struct server *server, int fd, uint16_t opcode, uint32_t txid, const struct wire_schema *schema,
+                 const void *body) {
+        (void)server;
+        int r = send_body(fd, opcode, WIRE_FLAG_REPLY, txid, schema, body);
+        if (r < 0)
+                log_debug("reply %u to fd %d failed: %s", opcode, fd, strerror(-r));
+        return r;
+}
+
+int server_reply_error(struct server *server, int fd, uint16_t opcode, uint32_t txid, enum sysmem_error error,
+                       const char *message) {
+        (void)server;
+        struct wire_error_body body = {.error = error, .message = (char *)message};
+        return send_body(fd, opcode, WIRE_FLAG_REPLY | WIRE_FLAG_ERROR, txid, &wire_error_schema, &body);
+}
+
+void server_send_epitaph(struct server *server, int fd, enum sysmem_error error, const char *message) {
+        (void)server;
+        struct wire_error_body body = {.error = error, .message = (char *)message};
+        (void)send_body(fd, WIRE_OP_EPITAPH, WIRE_FLAG_EVENT, 0, &wire_error_schema, &body);
+}
+
+/* ---- graveyard: objects that died during a dispatch pass are freed after it ---- */
+
+static int reap(sd_event_source *s, void *userdata) {
+        struct server *server = userdata;
+        list_for_each_safe(n, &server->graveyard_nodes, struct node, link) {
+                list_remove(&n->link);
+                node_free(n);
+        }
+        list_for_each_safe(c, &server->graveyard_collections, struct collection, link) {
+                list_remove(&c->link);
+                collection_free(c);
+        }
+        list_for_each_safe(a, &server->connections, struct allocator_conn, link) {
+                if (!a->dead)
+                        continue;
+                list_remove(&a->link);
+                free(a);
+        }
+        return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+}
+
+void server_schedule_reap(struct server *server) {
+        (void)sd_event_source_set_enabled(server->reaper, SD_EVENT_ONESHOT);
+}
+
+/* ---- allocator connections ---- */
+
+static void allocator_close(struct allocator_conn *a) {
+        if (a->dead)
+                return;
+        a->dead = true;
+        a->source = sd_event_source_disable_unref(a->source);
+        closep(&a->fd);
+        a->fd = -1;
+        a->server->connection_count--;
+        /* Collections outlive the connection that created them; they stop counting against it. */
+        list_for_each(c, &a->server->collections, struct collection, link)
+                if (c->creator == a)
+                        c->creator = NULL;
+        list_for_each(c, &a->server->collections, struct collection, link)
+                list_for_each(n, &c->nodes, struct node, link)
+                        if (n->pending_bind_allocator == a)
+                                n->pending_bind_allocator = NULL;
+        server_schedule_reap(a->server);
+}
+
+static int allocator_check_new_collection(struct allocator_conn *a, uint16_t op, uint32_t txid) {
+        struct server *s = a->server;
+        char msg[160];
+        if (s->collection_count >= s->limits.max_collections) {
+                snprintf(msg, sizeof msg, "the server holds its limit of %u live collections", s->limits.max_collections);
+        } else if (a->live_collections >= s->limits.max_collections_per_connection) {
+                snprintf(msg, sizeof msg, "this connection holds its limit of %u live collections",
+                         s->limits.max_collections_per_connection);
+        } else {
+                return 0;
+        }
+        log_warning("allocator '%s': %s", a->has_debug_info ? a->debug_name : "?", msg);
+        server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
+        return -ENOSPC;
+}
+
+static void apply_allocator_debug_info(struct allocator_conn *a, struct node *n) {
+        if (!a || !a->has_debug_info)
+                return;
+        util_strlcpy(n->debug_name, a->debug_name, sizeof n->debug_name);
+        n->debug_id = a->debug_id;
+}
+
+static void allocator_new_collection(struct allocator_conn *a, uint16_t op, uint32_t txid, bool shared) {
+        struct server *s = a->server;
+        if (allocator_check_new_collection(a, op, txid) < 0)
+                return;
+        int sv[2];
+        int r = server_new_socketpair(sv);
+        if (r < 0) {
+                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
+                return;
+        }
+        struct collection *c = collection_new(s, a);
+        if (!c) {
+                close(sv[0]);
+                close(sv[1]);
+                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
+                return;
+        }
+        struct node *root = node_new(c, NULL, shared ? NODE_TOKEN : NODE_COLLECTION, sv[0]);
+        if (!root) {
+                close(sv[0]);
+                close(sv[1]);
+                collection_fail(c, SYSMEM_ERROR_NO_MEMORY, "out of memory");
+                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
+                return;
+        }
+        apply_allocator_debug_info(a, root);
+        struct wire_fd_body body = {.fd = sv[1]};
+        r = server_reply(s, a->fd, op, txid, wire_message_lookup(op)->reply, &body);
+        close(sv[1]);
+        if (r < 0)
+                /* The client never got its end: nobody can ever reach this collection. */
+                collection_fail(c, SYSMEM_ERROR_UNSPECIFIED, "the allocator connection failed before the reply");
+        log_debug("collection %llu created (%s) by '%s'", (unsigned long long)c->id, shared ? "shared" : "non-shared",
+                  a->has_debug_info ? a->debug_name : "?");
+}
+
+static void allocator_bind_shared(struct allocator_conn *a, struct wire_msg *m) {
+        struct server *s = a->server;
+        struct wire_fd_body *req = m->body;
+        struct node *token = server_find_token_by_peer_fd(s, req->fd);
+        if (!token) {
+                server_reply_error(s, a->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
+                                   "the fd is not a live token of this sysmem server");
+                return;
+        }
+        if (token->released || token->pending_bind_fd >= 0) {
+                node_fail(token, SYSMEM_ERROR_PROTOCOL_DEVIATION, "BindSharedCollection on a token that %s",
+                          token->released ? "was released" : "is already being bound");
+                server_reply_error(s, a->fd, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                                   "the token was released or is already being bound");
+                return;
+        }
+        int sv[2];
+        if (server_new_socketpair(sv) < 0) {
+                server_reply_error(s, a->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
+                return;
+        }
+        /*
+         * The token turns into a collection once every copy of its client end is closed, so the
+         * messages already queued on it are handled first (as Fuchsia does).
+         */
+        token->pending_bind_fd = sv[0];
+        token->pending_bind_allocator = a;
+        struct wire_fd_body body = {.fd = sv[1]};
+        int r = server_reply(s, a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        close(sv[1]);
+        if (r < 0)
+                node_fail(token, SYSMEM_ERROR_UNSPECIFIED, "BindSharedCollection reply could not be sent");
+}
+
+static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
+        struct server *s = a->server;
+        switch (m->opcode) {
+        case WIRE_OP_ALLOCATE_SHARED_COLLECTION:
+                allocator_new_collection(a, m->opcode, m->txid, true);
+                break;
+        case WIRE_OP_ALLOCATE_NON_SHARED_COLLECTION:
+                allocator_new_collection(a, m->opcode, m->txid, false);
+                break;
+        case WIRE_OP_BIND_SHARED_COLLECTION:
+                allocator_bind_shared(a, m);
+                break;
+        case WIRE_OP_VALIDATE_BUFFER_COLLECTION_TOKEN: {
+                struct wire_fd_body *req = m->body;
+                struct wire_validate_reply rep = {.is_known = server_find_token_by_peer_fd(s, req->fd) != NULL};
+                server_reply(s, a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+                break;
+        }
+        case WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO: {
+                struct wire_debug_client_info *req = m->body;
+                util_strlcpy(a->debug_name, req->name, sizeof a->debug_name);
+                a->debug_id = req->id;
+                a->has_debug_info = true;
+                break;
+        }
+        default:
+                break;
+        }
+}
+
+/* Receives and validates one message for an object of the given kind; NULL with *ret_err set on failure. */
+int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
+                   size_t err_size);
+
+int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
+                   size_t err_size) {
+        int fds[WIRE_MAX_FDS];
+        uint32_t nfds = 0;
+        ssize_t n = wire_recv(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds);
+        if (n == 0)
+                return 0; /* peer closed */
+        if (n == -EAGAIN)
+                return -EAGAIN;
+        if (n == -EMSGSIZE) {
+                snprintf(err, err_size, "message larger than the limit of %u bytes", s->limits.max_message_bytes);
+                return -EBADMSG;
+        }
+        if (n < 0) {
+                snprintf(err, err_size, "receive failed: %s", strerror((int)-n));
+                return -EBADMSG;
+        }
+        uint16_t opcode, flags;
+        uint32_t txid, hdr_nfds;
+        if (wire_peek_header(s->rx_buf, (size_t)n, &opcode, &flags, &txid, &hdr_nfds) < 0) {
+                for (uint32_t i = 0; i < nfds; i++)
+                        close(fds[i]);
+                snprintf(err, err_size, "malformed message header");
+                return -EBADMSG;
+        }
+        /* Object, opcode and direction are checked before the body is decoded (as libwayland does). */
+        const struct wire_message_def *def = wire_message_lookup(opcode);
+        const char *why = NULL;
+        if (!def || def->opcode == WIRE_OP_EPITAPH)
+                why = "unknown opcode";
+        else if (!(def->objects & object_kind))
+                why = "message not accepted by this kind of object";
+        else if (flags != 0)
+                why = "clients send requests only";
+        else if (def->two_way != (txid != 0))
+                why = def->two_way ? "two-way request without a txid" : "one-way request with a txid";
+        else if (nfds > s->limits.max_fds_per_message)
+                why = "too many fds in one message";
+        if (why) {
+                for (uint32_t i = 0; i < nfds; i++)
+                        close(fds[i]);
+                snprintf(err, err_size, "opcode %u (%s): %s", opcode, def ? def->name : "?", why);
+                return -EBADMSG;
+        }
+        char derr[256] = "";
+        int r = wire_decode(def->request, s->rx_buf, (size_t)n, fds, nfds, &s->wire_limits, ret_msg, derr,
+                            sizeof derr);
+        if (r < 0) {
+                snprintf(err, err_size, "%s: %s", def->name, derr);
+                return -EBADMSG;
+        }
+        return 1;
+}
+
+static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        struct allocator_conn *a = userdata;
+        struct server *s = a->server;
+        /* A bounded batch per wakeup keeps one busy client from starving the others. */
+        for (int i = 0; i < 32 && !a->dead; i++) {
+                struct wire_msg *m = NULL;
+                char err[320];
+                int r = server_receive(s, fd, WIRE_OBJ_ALLOCATOR, &m, err, sizeof err);
+                if (r == -EAGAIN)
+                        break;
+                if (r == 0) {
+                        allocator_close(a);
+                        break;
+                }
+                if (r < 0) {
+                        log_warning("allocator '%s': %s; closing the connection",
+                                    a->has_debug_info ? a->debug_name : "?", err);
+                        server_send_epitaph(s, fd, SYSMEM_ERROR_PROTOCOL_DEVIATION, err);
+                        allocator_close(a);
+                        break;
+                }
+                allocator_handle(a, m);
+                wire_msg_free(m);
+        }
+        return 0;
+}
+
+int sysmem_server_serve_connection(struct sysmem_server *ss, int fd);
+
+static int add_connection(struct server *s, int fd) {
+        if (s->connection_count >= s->limits.max_connections) {
+                log_warning("refusing a connection: limit of %u allocator connections reached",
+                            s->limits.max_connections);
+                server_send_epitaph(s, fd, SYSMEM_ERROR_NO_MEMORY, "the server's connection limit is reached");
+                close(fd);
+                return -ENOSPC;
+        }
+        struct allocator_conn *a = calloc(1, sizeof *a);
+        if (!a) {
+                close(fd);
+                return -ENOMEM;
+        }
+        a->server = s;
+        a->fd = fd;
+        int r = sd_event_add_io(s->event, &a->source, fd, EPOLLIN, allocator_io, a);
+        if (r < 0) {
+                close(fd);
+                free(a);
+                return r;
+        }
+        list_append(&s->connections, &a->link);
+        s->connection_count++;
+        return 0;
+}
+
+static int listener_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        struct listener *l = userdata;
+        for (int i = 0; i < 16; i++) {
+                int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (c < 0) {
+                        if (errno != EAGAIN && errno != EINTR)
+                                log_warning("accept: %s", strerror(errno));
+                        break;
+                }
+                (void)add_connection(l->server, c);
+        }
+        return 0;
+}
+
+/* ---- public API ---- */
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct server *server = userdata;
+        log_info("received %s, shutting down", strsignal((int)si->ssi_signo));
+        sysmem_server_exit((struct sysmem_server *)server);
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, struct sysmem_server **ret_server) {
+        if (!ret_server)
+                return -EINVAL;
+        struct server *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->limits = default_limits;
+        if (limits) {
+#define TAKE(f)                                                                                                        \
+        if (limits->f)                                                                                                 \
+        s->limits.f = limits->f
+                TAKE(max_connections);
+                TAKE(max_collections_per_connection);
+                TAKE(max_collections);
+                TAKE(max_nodes_per_collection);
+                TAKE(max_message_bytes);
+                TAKE(max_fds_per_message);
+                TAKE(max_pending_waits);
+                TAKE(max_buffers);
+                TAKE(max_buffer_bytes);
+                TAKE(max_collection_bytes);
+                TAKE(max_total_bytes);
+#undef TAKE
+        }
+        s->limits.max_buffers = MIN(s->limits.max_buffers, SYSMEM_MAX_BUFFERS);
+        s->limits.max_pending_waits = MIN(s->limits.max_pending_waits, 64u);
+        s->limits.max_fds_per_message = MIN(s->limits.max_fds_per_message, WIRE_MAX_FDS);
+        if (s->limits.max_message_bytes < 256)
+                s->limits.max_message_bytes = 256;
+        s->wire_limits = (struct wire_limits){
+                .max_message_bytes = s->limits.max_message_bytes,
+                .max_fds = s->limits.max_fds_per_message,
+                .max_array_elements = 1024,
+        };
+        list_init(&s->listeners);
+        list_init(&s->connections);
+        list_init(&s->collections);
+        list_init(&s->graveyard_nodes);
+        list_init(&s->graveyard_collections);
+        s->diag_fd = -1;
+        s->next_collection_id = 2; /* 0 is invalid and 1 is reserved, as in Fuchsia */
+        s->heaps[0] = (struct core_heap){
+                .heap_type = SYSMEM_HEAP_SYSTEM_RAM,
+                .id = 0,
+                .cpu_supported = true,
+                .ram_supported = true,
+                .inaccessible_supported = true,
+                .secure = false,
+                .contiguous_capable = false,
+        };
+        s->heap_count = 1;
+        s->rx_buf = malloc(s->limits.max_message_bytes + 1);
+        int r = s->rx_buf ? sd_event_new(&s->event) : -ENOMEM;
+        if (r >= 0)
+                r = sd_event_add_defer(s->event, &s->reaper, reap, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->reaper, SD_EVENT_OFF);
+        if (r < 0) {
+                sysmem_server_free((struct sysmem_server *)s);
+                return r;
+        }
+        *ret_server = (struct sysmem_server *)s;
+        return 0;
+}
+
+SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
+        struct server *s = (struct server *)ss;
+        if (!s)
+                return;
+        list_for_each_safe(c, &s->collections, struct collection, link)
+                collection_fail(c, SYSMEM_ERROR_UNSPECIFIED, "the sysmem server is shutting down");
+        list_for_each_safe(a, &s->connections, struct allocator_conn, link)
+                allocator_close(a);
+        if (s->reaper)
+                reap(s->reaper, s);
+        list_for_each_safe(l, &s->listeners, struct listener, link) {
+                list_remove(&l->link);
+                sd_event_source_disable_unref(l->source);
+                close(l->fd);
+                free(l);
+        }
+        sd_event_source_disable_unref(s->reaper);
+        sd_event_unref(s->event);
+        if (s->diag_fd >= 0)
+                close(s->diag_fd);
+        free(s->rx_buf);
+        free(s);
+}
+
+SYSMEM_EXPORT void sysmem_server_set_log_level(struct sysmem_server *server, enum sysmem_log_level level) {
+        (void)server;
+        log_set_level((enum log_level)level);
+}
+
+SYSMEM_EXPORT int sysmem_server_listen_fd(struct sysmem_server *ss, int fd) {
+        struct server *s = (struct server *)ss;
+        if (!s || fd < 0)
+                return -EINVAL;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                return -errno;
+        struct listener *l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        l->server = s;
+        l->fd = fd;
+        int r = sd_event_add_io(s->event, &l->source, fd, EPOLLIN, listener_io, l);
+        if (r < 0) {
+                free(l);
+                return r;
+        }
+        list_append(&s->listeners, &l->link);
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_server_listen(struct sysmem_server *ss, const char *path) {
+        if (!ss || !path)
+                return -EINVAL;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        /* Replace a stale socket file, but never a regular file someone put there. */
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+                (void)unlink(path);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        int r = sysmem_server_listen_fd(ss, fd);
+        if (r < 0)
+                close(fd);
+        return r;
+}
+
+SYSMEM_EXPORT int sysmem_server_serve_connection(struct sysmem_server *ss, int fd) {
+        struct server *s = (struct server *)ss;
+        if (!s || fd < 0)
+                return -EINVAL;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return add_connection(s, fd);
+}
+
+SYSMEM_EXPORT int sysmem_server_get_fd(struct sysmem_server *ss) {
+        struct server *s = (struct server *)ss;
+        return s ? sd_event_get_fd(s->event) : -EINVAL;
+}
+
+SYSMEM_EXPORT int sysmem_server_dispatch(struct sysmem_server *ss, uint64_t timeout_usec) {
+        struct server *s = (struct server *)ss;
+        if (!s)
+                return -EINVAL;
+        int r = sd_event_run(s->event, timeout_usec);
+        return r < 0 ? r : 0;
+}
+
+SYSMEM_EXPORT int sysmem_server_run(struct sysmem_server *ss, bool install_signal_handlers) {
+        struct server *s = (struct server *)ss;
+        if (!s)
+                return -EINVAL;
+        if (install_signal_handlers) {
+                sigset_t mask;
+                sigemptyset(&mask);
+                sigaddset(&mask, SIGTERM);
+                sigaddset(&mask, SIGINT);
+                sigprocmask(SIG_BLOCK, &mask, NULL);
+                int r = sd_event_add_signal(s->event, NULL, SIGTERM, on_signal, s);
+                if (r >= 0)
+                        r = sd_event_add_signal(s->event, NULL, SIGINT, on_signal, s);
+                if (r < 0)
+                        return r;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        return sd_event_loop(s->event);
+}
+
+SYSMEM_EXPORT void sysmem_server_exit(struct sysmem_server *ss) {
+        struct server *s = (struct server *)ss;
+        if (!s)
+                return;
+        s->exiting = true;
+        (void)sd_event_exit(s->event, 0);
+}

@@ -1,0 +1,199 @@
+/* sysmemd.c: the sysmem daemon: listens on the sysmem socket (or a systemd-activated one) and serves clients. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include <sysmem/sysmem-server.h>
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: sysmemd [OPTIONS]\n"
+                "Negotiates and allocates shared buffer collections for the processes that connect.\n\n"
+                "  -s, --socket PATH             listen here (default: $SYSMEM_SOCKET, else\n"
+                "                                $XDG_RUNTIME_DIR/sysmem-0, else /run/sysmem/socket)\n"
+                "  -l, --log-level LEVEL         error, warning, info (default) or debug\n"
+                "  -v, --verbose                 same as --log-level debug\n"
+                "      --max-buffer-bytes N      largest buffer (default 268435456)\n"
+                "      --max-collection-bytes N  largest collection, all buffers (default 1073741824)\n"
+                "      --max-total-bytes N       all live collections together (default 8589934592)\n"
+                "      --max-connections N       allocator connections (default 1024)\n"
+                "      --max-collections N       live collections (default 4096)\n"
+                "      --max-collections-per-connection N   (default 256)\n"
+                "      --max-nodes-per-collection N         (default 256)\n"
+                "      --max-message-bytes N     largest inbound message (default 65536)\n"
+                "  -h, --help\n\n"
+                "With systemd socket activation (LISTEN_FDS) the passed socket is served instead.\n");
+}
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 0);
+        if (errno || end == s || *end || v == 0 || s[0] == '-')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int socket_path(const char *opt, char *buf, size_t size) {
+        const char *e;
+        if (opt)
+                return snprintf(buf, size, "%s", opt) < (int)size ? 0 : -ENAMETOOLONG;
+        if ((e = getenv("SYSMEM_SOCKET")) && *e)
+                return snprintf(buf, size, "%s", e) < (int)size ? 0 : -ENAMETOOLONG;
+        if ((e = getenv("XDG_RUNTIME_DIR")) && *e)
+                return snprintf(buf, size, "%s/sysmem-0", e) < (int)size ? 0 : -ENAMETOOLONG;
+        (void)mkdir("/run/sysmem", 0755);
+        return snprintf(buf, size, "/run/sysmem/socket") < (int)size ? 0 : -ENAMETOOLONG;
+}
+
+int main(int argc, char **argv) {
+        enum {
+                OPT_MAX_BUFFER = 0x100,
+                OPT_MAX_COLLECTION,
+                OPT_MAX_TOTAL,
+                OPT_MAX_CONN,
+                OPT_MAX_COLLS,
+                OPT_MAX_COLLS_PER_CONN,
+                OPT_MAX_NODES,
+                OPT_MAX_MSG,
+        };
+        static const struct option opts[] = {
+                {"socket", required_argument, NULL, 's'},
+                {"log-level", required_argument, NULL, 'l'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"help", no_argument, NULL, 'h'},
+                {"max-buffer-bytes", required_argument, NULL, OPT_MAX_BUFFER},
+                {"max-collection-bytes", required_argument, NULL, OPT_MAX_COLLECTION},
+                {"max-total-bytes", required_argument, NULL, OPT_MAX_TOTAL},
+                {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+                {"max-collections", required_argument, NULL, OPT_MAX_COLLS},
+                {"max-collections-per-connection", required_argument, NULL, OPT_MAX_COLLS_PER_CONN},
+                {"max-nodes-per-collection", required_argument, NULL, OPT_MAX_NODES},
+                {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
+                {0},
+        };
+        struct sysmem_server_limits limits = {0};
+        const char *path_opt = NULL;
+        enum sysmem_log_level level = SYSMEM_LOG_INFO;
+        int c;
+        while ((c = getopt_long(argc, argv, "s:l:vh", opts, NULL)) != -1) {
+                uint64_t v = 0;
+                if (c >= OPT_MAX_BUFFER && parse_u64(optarg, &v) < 0) {
+                        fprintf(stderr, "sysmemd: %s: not a positive number\n", optarg);
+                        return 2;
+                }
+                if (c >= OPT_MAX_CONN && c != OPT_MAX_TOTAL && v > UINT32_MAX) {
+                        fprintf(stderr, "sysmemd: %s: too large\n", optarg);
+                        return 2;
+                }
+                switch (c) {
+                case 's':
+                        path_opt = optarg;
+                        break;
+                case 'l':
+                        if (!strcmp(optarg, "error"))
+                                level = SYSMEM_LOG_ERROR;
+                        else if (!strcmp(optarg, "warning"))
+                                level = SYSMEM_LOG_WARNING;
+                        else if (!strcmp(optarg, "info"))
+                                level = SYSMEM_LOG_INFO;
+                        else if (!strcmp(optarg, "debug"))
+                                level = SYSMEM_LOG_DEBUG;
+                        else {
+                                fprintf(stderr, "sysmemd: unknown log level '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'v':
+                        level = SYSMEM_LOG_DEBUG;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case OPT_MAX_BUFFER:
+                        limits.max_buffer_bytes = v;
+                        break;
+                case OPT_MAX_COLLECTION:
+                        limits.max_collection_bytes = v;
+                        break;
+                case OPT_MAX_TOTAL:
+                        limits.max_total_bytes = v;
+                        break;
+                case OPT_MAX_CONN:
+                        limits.max_connections = (uint32_t)v;
+                        break;
+                case OPT_MAX_COLLS:
+                        limits.max_collections = (uint32_t)v;
+                        break;
+                case OPT_MAX_COLLS_PER_CONN:
+                        limits.max_collections_per_connection = (uint32_t)v;
+                        break;
+                case OPT_MAX_NODES:
+                        limits.max_nodes_per_collection = (uint32_t)v;
+                        break;
+                case OPT_MAX_MSG:
+                        limits.max_message_bytes = (uint32_t)v;
+                        break;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                usage(stderr);
+                return 2;
+        }
+
+        struct sysmem_server *server;
+        int r = sysmem_server_new(&limits, &server);
+        if (r < 0) {
+                fprintf(stderr, "sysmemd: cannot create the server: %s\n", strerror(-r));
+                return 1;
+        }
+        sysmem_server_set_log_level(server, level);
+
+        char path[PATH_MAX] = "";
+        int n = sd_listen_fds(1);
+        if (n < 0) {
+                fprintf(stderr, "sysmemd: socket activation: %s\n", strerror(-n));
+                return 1;
+        }
+        for (int i = 0; i < n; i++) {
+                r = sysmem_server_listen_fd(server, SD_LISTEN_FDS_START + i);
+                if (r < 0) {
+                        fprintf(stderr, "sysmemd: cannot serve activated socket: %s\n", strerror(-r));
+                        return 1;
+                }
+        }
+        if (n == 0) {
+                r = socket_path(path_opt, path, sizeof path);
+                if (r >= 0)
+                        r = sysmem_server_listen(server, path);
+                if (r < 0) {
+                        fprintf(stderr, "sysmemd: cannot listen on %s: %s\n", path, strerror(-r));
+                        sysmem_server_free(server);
+                        return 1;
+                }
+        }
+        fprintf(stderr, "<6>sysmemd[info]: listening on %s\n", n > 0 ? "the activated socket" : path);
+        (void)sd_notify(0, "READY=1\nSTATUS=serving");
+        r = sysmem_server_run(server, true);
+        (void)sd_notify(0, "STOPPING=1");
+        sysmem_server_free(server);
+        if (n == 0 && path[0])
+                (void)unlink(path);
+        if (r < 0) {
+                fprintf(stderr, "sysmemd: event loop failed: %s\n", strerror(-r));
+                return 1;
+        }
+        return 0;
+}
