@@ -203,13 +203,17 @@ void node_fail(struct node *n, enum sysmem_error error, const char *fmt, ...) {
         snprintf(message, sizeof message, "participant '%s' (%s) failed: %s", node_display_name(n),
                  node_kind_name(n->kind), reason);
         log_warning("collection %llu: %s", (unsigned long long)c->id, message);
+        /*
+         * The node itself gets the precise error (PROTOCOL_DEVIATION for a bad request); the rest of
+         * the failure domain gets UNSPECIFIED, as in sysmem2, with the reason spelled out.
+         */
+        node_fail_one(n, error, message);
         struct node *top = find_tree_to_fail(n);
         if (top == c->root) {
-                /* The failing node itself learns the precise error; everyone else is told why. */
-                collection_fail(c, error, message);
+                collection_fail(c, SYSMEM_ERROR_UNSPECIFIED, message);
                 return;
         }
-        node_fail_one(top, error, message);
+        node_fail_one(top, SYSMEM_ERROR_UNSPECIFIED, message);
 }
 
 /* ---- allocation ---- */
