@@ -86,7 +86,8 @@ static int participant(const struct role *role, int sock, bool crash_before_cons
         struct sysmem_collection_info *info;
         r = sysmem_collection_wait_allocated(coll, &info);
         if (r < 0) {
-                say(role->name, "allocation failed: %s: %s", sysmem_error_name(sysmem_node_error(sysmem_collection_node(coll))),
+                say(role->name, "allocation failed: %s: %s",
+                    sysmem_error_name(sysmem_node_error(sysmem_collection_node(coll))),
                     sysmem_node_error_message(sysmem_collection_node(coll)));
                 sysmem_collection_close(coll);
                 return 3;
@@ -158,7 +159,8 @@ static int run_scenario(const struct role roles[3], bool display_crashes) {
         r = sysmem_collection_wait_allocated(coll, &info);
         int status = 0;
         if (r < 0) {
-                say(who, "allocation failed: %s: %s", sysmem_error_name(sysmem_node_error(sysmem_collection_node(coll))),
+                say(who, "allocation failed: %s: %s",
+                    sysmem_error_name(sysmem_node_error(sysmem_collection_node(coll))),
                     sysmem_node_error_message(sysmem_collection_node(coll)));
                 /* Expected only when the display crashed, and then as UNSPECIFIED. */
                 if (!display_crashes || sysmem_node_error(sysmem_collection_node(coll)) != SYSMEM_ERROR_UNSPECIFIED)
@@ -239,17 +241,17 @@ int main(int argc, char **argv) {
                 {"camera",
                  {.usage = {.cpu = SYSMEM_CPU_USAGE_WRITE_OFTEN},
                   .min_buffer_count_for_camping = 2,
-                  .buffer_memory = {.min_size_bytes = 1920 * 1080 * 3 / 2}}},
+                  .buffer_memory_constraints = {.min_size_bytes = 1920 * 1080 * 3 / 2}}},
                 {"encoder",
                  {.usage = {.video = SYSMEM_VIDEO_USAGE_HW_ENCODER, .cpu = SYSMEM_CPU_USAGE_READ},
                   .min_buffer_count_for_camping = 3,
                   .min_buffer_count_for_dedicated_slack = 1,
-                  .buffer_memory = {.min_size_bytes = 1u << 20}}},
+                  .buffer_memory_constraints = {.min_size_bytes = 1u << 20}}},
                 {"display",
                  {.usage = {.display = SYSMEM_DISPLAY_USAGE_LAYER},
                   .min_buffer_count_for_camping = 1,
                   .min_buffer_count_for_shared_slack = 2,
-                  .buffer_memory = {.max_size_bytes = 8u << 20}}},
+                  .buffer_memory_constraints = {.max_size_bytes = 8u << 20}}},
         };
         printf("\n== 1. camera (camping 2, >= 3110400 bytes, cpu write), encoder (camping 3 + dedicated slack 1,\n"
                "      >= 1 MiB), display (camping 1, shared slack 2, <= 8 MiB) negotiate one collection\n"

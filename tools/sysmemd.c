@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +15,24 @@
 #include <sysmem/sysmem-server.h>
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: sysmemd [OPTIONS]\n"
-                "Negotiates and allocates shared buffer collections for the processes that connect.\n\n"
-                "  -s, --socket PATH             listen here (default: $SYSMEM_SOCKET, else\n"
-                "                                $XDG_RUNTIME_DIR/sysmem-0, else /run/sysmem/socket)\n"
-                "  -l, --log-level LEVEL         error, warning, info (default) or debug\n"
-                "  -v, --verbose                 same as --log-level debug\n"
-                "      --max-buffer-bytes N      largest buffer (default 268435456)\n"
-                "      --max-collection-bytes N  largest collection, all buffers (default 1073741824)\n"
-                "      --max-total-bytes N       all live collections together (default 8589934592)\n"
-                "      --max-connections N       allocator connections (default 1024)\n"
-                "      --max-collections N       live collections (default 4096)\n"
-                "      --max-collections-per-connection N   (default 256)\n"
-                "      --max-nodes-per-collection N         (default 256)\n"
-                "      --max-message-bytes N     largest inbound message (default 65536)\n"
-                "  -h, --help\n\n"
-                "With systemd socket activation (LISTEN_FDS) the passed socket is served instead.\n");
+        fprintf(f, "Usage: sysmemd [OPTIONS]\n"
+                   "Negotiates and allocates shared buffer collections for the processes that connect.\n\n"
+                   "  -s, --socket PATH             listen here (default: $SYSMEM_SOCKET, else\n"
+                   "                                $XDG_RUNTIME_DIR/sysmem-0, else /run/sysmem/socket)\n"
+                   "  -l, --log-level LEVEL         error, warning, info (default) or debug\n"
+                   "  -v, --verbose                 same as --log-level debug\n"
+                   "      --max-buffer-bytes N      largest buffer (default 268435456)\n"
+                   "      --max-collection-bytes N  largest collection, all buffers (default 1073741824)\n"
+                   "      --max-total-bytes N       all live collections together (default 8589934592)\n"
+                   "      --max-connections N       allocator connections (default 1024)\n"
+                   "      --max-collections N       live collections (default 4096)\n"
+                   "      --max-collections-per-connection N   (default 256)\n"
+                   "      --max-nodes-per-collection N         (default 256)\n"
+                   "      --max-message-bytes N     largest inbound message (default 131072)\n"
+                   "      --format-costs FILE       format preferences (default: the built-in table, which\n"
+                   "                                data/format-costs.txt also holds)\n"
+                   "  -h, --help\n\n"
+                   "With systemd socket activation (LISTEN_FDS) the passed socket is served instead.\n");
 }
 
 static int parse_u64(const char *s, uint64_t *ret) {
@@ -55,8 +57,38 @@ static int socket_path(const char *opt, char *buf, size_t size) {
         return snprintf(buf, size, "/run/sysmem/socket") < (int)size ? 0 : -ENAMETOOLONG;
 }
 
+/* Reads FILE whole (it is small: a table of formats) and hands it to the server's parser. */
+static int load_format_costs(struct sysmem_server *server, const char *path) {
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                fprintf(stderr, "sysmemd: %s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        size_t cap = 1u << 20;
+        char *text = malloc(cap);
+        if (!text) {
+                fclose(f);
+                return -ENOMEM;
+        }
+        size_t len = fread(text, 1, cap, f);
+        bool too_big = len == cap, failed = ferror(f);
+        fclose(f);
+        if (too_big || failed) {
+                fprintf(stderr, "sysmemd: %s: %s\n", path, too_big ? "larger than 1 MiB" : "read error");
+                free(text);
+                return -EINVAL;
+        }
+        char err[512];
+        int r = sysmem_server_set_format_costs(server, text, len, err, sizeof err);
+        free(text);
+        if (r < 0)
+                fprintf(stderr, "sysmemd: %s: %s\n", path, r == -EINVAL || r == -E2BIG ? err : strerror(-r));
+        return r;
+}
+
 int main(int argc, char **argv) {
         enum {
+                OPT_FORMAT_COSTS = 0x80, /* below OPT_MAX_BUFFER: not a number */
                 OPT_MAX_BUFFER = 0x100,
                 OPT_MAX_COLLECTION,
                 OPT_MAX_TOTAL,
@@ -79,10 +111,11 @@ int main(int argc, char **argv) {
                 {"max-collections-per-connection", required_argument, NULL, OPT_MAX_COLLS_PER_CONN},
                 {"max-nodes-per-collection", required_argument, NULL, OPT_MAX_NODES},
                 {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
+                {"format-costs", required_argument, NULL, OPT_FORMAT_COSTS},
                 {0},
         };
         struct sysmem_server_limits limits = {0};
-        const char *path_opt = NULL;
+        const char *path_opt = NULL, *format_costs = NULL;
         enum sysmem_log_level level = SYSMEM_LOG_INFO;
         int c;
         while ((c = getopt_long(argc, argv, "s:l:vh", opts, NULL)) != -1) {
@@ -143,6 +176,9 @@ int main(int argc, char **argv) {
                 case OPT_MAX_MSG:
                         limits.max_message_bytes = (uint32_t)v;
                         break;
+                case OPT_FORMAT_COSTS:
+                        format_costs = optarg;
+                        break;
                 default:
                         usage(stderr);
                         return 2;
@@ -160,6 +196,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         sysmem_server_set_log_level(server, level);
+        if (format_costs && load_format_costs(server, format_costs) < 0) {
+                sysmem_server_free(server);
+                return 2;
+        }
 
         char path[PATH_MAX] = "";
         int n = sd_listen_fds(1);

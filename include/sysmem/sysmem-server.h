@@ -17,7 +17,7 @@ struct sysmem_server_limits {
         uint32_t max_collections_per_connection; /* live collections created by one allocator connection (256) */
         uint32_t max_collections;                /* live collections in the server (4096) */
         uint32_t max_nodes_per_collection;       /* tokens + collections in one tree (256) */
-        uint32_t max_message_bytes;              /* one inbound message (65536) */
+        uint32_t max_message_bytes;              /* one inbound message (131072) */
         uint32_t max_fds_per_message;            /* fds with one inbound message (8) */
         uint32_t max_pending_waits;              /* outstanding waits on one node (16) */
         uint32_t max_buffers;                    /* buffers per collection (64, never more) */
@@ -37,6 +37,14 @@ int sysmem_server_new(const struct sysmem_server_limits *limits /* NULL: default
                       struct sysmem_server **ret_server);
 void sysmem_server_free(struct sysmem_server *server);
 void sysmem_server_set_log_level(struct sysmem_server *server, enum sysmem_log_level level);
+/*
+ * Replaces the built-in format cost table (which pixel format and modifier a negotiation prefers) by the
+ * table in text: one `PIXEL_FORMAT MODIFIER USAGE COST` entry per line, '#' comments (see
+ * docs/constraints.md and data/format-costs.txt). On a syntax error returns -EINVAL, keeps the current
+ * table and writes a message naming the line and the token into error.
+ */
+int sysmem_server_set_format_costs(struct sysmem_server *server, const char *text, size_t length, char *error,
+                                   size_t error_size);
 
 /* Binds and listens on path (a stale socket file there is replaced). */
 int sysmem_server_listen(struct sysmem_server *server, const char *path);

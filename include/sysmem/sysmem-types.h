@@ -119,8 +119,107 @@ struct sysmem_buffer_memory_constraints {
         const struct sysmem_heap *permitted_heaps;
 };
 
-/* Defined by the image-format layer; an opaque list entry until then. */
-struct sysmem_image_format_constraints;
+/* ---- image formats: DRM fourcc codes and format modifiers (libdrm's drm_fourcc.h) ---- */
+
+/* A pixel_format is a DRM fourcc (DRM_FORMAT_*); 0 (DRM_FORMAT_INVALID) means unset. */
+#define SYSMEM_PIXEL_FORMAT_DO_NOT_CARE 0xfffffffeu
+/* A modifier is a DRM format modifier (DRM_FORMAT_MOD_*; LINEAR is 0). */
+#define SYSMEM_FORMAT_MODIFIER_LINEAR 0ull
+#define SYSMEM_FORMAT_MODIFIER_DO_NOT_CARE 0x00fffffffffffffeull
+#define SYSMEM_FORMAT_MODIFIER_INVALID 0x00ffffffffffffffull /* DRM_FORMAT_MOD_INVALID */
+
+/* Colour spaces: fuchsia.images2.ColorSpace values. */
+#define SYSMEM_COLOR_SPACE_INVALID 0u
+#define SYSMEM_COLOR_SPACE_SRGB 1u
+#define SYSMEM_COLOR_SPACE_REC601_NTSC 2u
+#define SYSMEM_COLOR_SPACE_REC601_NTSC_FULL_RANGE 3u
+#define SYSMEM_COLOR_SPACE_REC601_PAL 4u
+#define SYSMEM_COLOR_SPACE_REC601_PAL_FULL_RANGE 5u
+#define SYSMEM_COLOR_SPACE_REC709 6u
+#define SYSMEM_COLOR_SPACE_REC2020 7u
+#define SYSMEM_COLOR_SPACE_REC2100 8u
+#define SYSMEM_COLOR_SPACE_PASSTHROUGH 9u
+#define SYSMEM_COLOR_SPACE_DO_NOT_CARE 0xfffffffeu
+
+#define SYSMEM_MAX_FORMAT_PAIRS 64u         /* pixel_format_and_modifiers entries */
+#define SYSMEM_MAX_COLOR_SPACES 32u         /* color_spaces entries */
+#define SYSMEM_MAX_REQUIRED_MAX_SIZES 64u   /* required_max_size_list entries */
+#define SYSMEM_MAX_PLANES 4u
+
+struct sysmem_size {
+        uint32_t width;
+        uint32_t height;
+};
+
+struct sysmem_pixel_format_and_modifier {
+        uint32_t pixel_format;
+        uint64_t pixel_format_modifier;
+};
+
+/*
+ * One acceptable image format family, as sysmem2's ImageFormatConstraints. Zero means unset for
+ * numeric fields (sysmem's default applies); has_pixel_format_modifier tells an explicit LINEAR (0)
+ * from an unset modifier. See docs/constraints.md for every default, rule and error.
+ */
+struct sysmem_image_format_constraints {
+        uint32_t pixel_format; /* DRM fourcc or SYSMEM_PIXEL_FORMAT_DO_NOT_CARE; 0: only the list below */
+        bool has_pixel_format_modifier;
+        uint64_t pixel_format_modifier;
+        uint32_t pixel_format_and_modifier_count;
+        const struct sysmem_pixel_format_and_modifier *pixel_format_and_modifiers;
+        uint32_t color_space_count; /* required: at least one */
+        const uint32_t *color_spaces;
+        struct sysmem_size min_size;
+        struct sysmem_size max_size; /* 0 per axis: unset (no limit) */
+        uint32_t min_bytes_per_row;
+        uint32_t max_bytes_per_row;      /* 0: unset */
+        uint64_t max_width_times_height; /* 0: unset */
+        struct sysmem_size size_alignment;         /* 0 per axis: 1 */
+        struct sysmem_size display_rect_alignment; /* 0 per axis: 1 */
+        struct sysmem_size required_min_size;      /* 0 per axis: unset */
+        struct sysmem_size required_max_size;      /* 0 per axis: unset */
+        uint32_t required_max_size_count;
+        const struct sysmem_size *required_max_size_list;
+        uint32_t bytes_per_row_divisor; /* 0: 1 */
+        uint32_t start_offset_divisor;  /* 0: 1 */
+        bool require_bytes_per_row_at_pixel_boundary;
+        enum sysmem_tristate is_alpha_present;
+        struct sysmem_size pad_for_block_size; /* 0 per axis: 1 */
+        uint64_t pad_beyond_image_size_bytes;
+};
+
+/* The image format a negotiation chose: the aggregated constraints of one (format, modifier). */
+struct sysmem_image_format_settings {
+        uint32_t pixel_format;
+        uint64_t pixel_format_modifier;
+        uint32_t color_space;
+        struct sysmem_size min_size;
+        struct sysmem_size max_size; /* 0xffffffff: no limit */
+        uint32_t min_bytes_per_row;
+        uint32_t max_bytes_per_row;      /* 0xffffffff: no limit */
+        uint64_t max_width_times_height; /* UINT64_MAX: no limit */
+        struct sysmem_size size_alignment;
+        struct sysmem_size display_rect_alignment;
+        struct sysmem_size required_min_size;
+        struct sysmem_size required_max_size;
+        uint32_t required_max_size_count;
+        struct sysmem_size required_max_size_list[SYSMEM_MAX_REQUIRED_MAX_SIZES];
+        uint32_t bytes_per_row_divisor;
+        uint32_t start_offset_divisor;
+        bool require_bytes_per_row_at_pixel_boundary;
+        enum sysmem_tristate is_alpha_present;
+        struct sysmem_size pad_for_block_size;
+        uint64_t pad_beyond_image_size_bytes;
+};
+
+/* Where each plane of an image lives in a buffer. */
+struct sysmem_plane_layout {
+        uint32_t plane_count;
+        uint64_t offset[SYSMEM_MAX_PLANES];
+        uint32_t bytes_per_row[SYSMEM_MAX_PLANES];
+        uint64_t size_bytes[SYSMEM_MAX_PLANES];
+        uint64_t total_size_bytes;
+};
 
 struct sysmem_constraints {
         struct sysmem_usage usage;
@@ -129,7 +228,7 @@ struct sysmem_constraints {
         uint32_t min_buffer_count_for_shared_slack;
         uint32_t min_buffer_count;
         uint32_t max_buffer_count; /* 0: unset, i.e. no limit */
-        struct sysmem_buffer_memory_constraints buffer_memory;
+        struct sysmem_buffer_memory_constraints buffer_memory_constraints;
         uint32_t image_format_constraint_count;
         const struct sysmem_image_format_constraints *image_format_constraints;
 };
@@ -147,6 +246,7 @@ struct sysmem_buffer_memory_settings {
 struct sysmem_single_buffer_settings {
         struct sysmem_buffer_memory_settings buffer_settings;
         bool has_image_format_constraints;
+        struct sysmem_image_format_settings image_format_constraints; /* valid when has_... */
 };
 
 struct sysmem_buffer {

@@ -55,7 +55,10 @@ int sysmem_node_sync(struct sysmem_node *node);
 int sysmem_node_set_name(struct sysmem_node *node, uint32_t priority, const char *name);
 int sysmem_node_set_debug_client_info(struct sysmem_node *node, const char *name, uint64_t id);
 int sysmem_node_get_buffer_collection_id(struct sysmem_node *node, uint64_t *ret_id);
-/* The error that failed this node (SYSMEM_ERROR_INVALID while it has not failed), and why. */
+/*
+ * The error that failed this node, and why; while it has not failed, the error the daemon last answered a
+ * request on it with (a refused request does not fail the node), or SYSMEM_ERROR_INVALID.
+ */
 enum sysmem_error sysmem_node_error(const struct sysmem_node *node);
 const char *sysmem_node_error_message(const struct sysmem_node *node);
 /* The socket, for poll(): readable when sysmem_node_dispatch() has work. */
@@ -104,6 +107,18 @@ void sysmem_collection_close(struct sysmem_collection *collection);
 
 /* Closes every fd in info and frees it. Accepts NULL. */
 void sysmem_collection_info_free(struct sysmem_collection_info *info);
+
+/* ---- image layout ---- */
+
+/*
+ * Where every plane of a width x height image lies in a buffer negotiated with these image settings
+ * (info->settings.image_format_constraints), using the smallest bytes_per_row the settings allow for
+ * that width. -EINVAL when the size is outside what the settings allow (below min_size, above
+ * max_size, not a multiple of size_alignment, more than max_width_times_height pixels) or the format
+ * is unknown; -EOVERFLOW when the layout does not fit in 64 bits.
+ */
+int sysmem_image_layout(const struct sysmem_image_format_settings *settings, uint32_t width, uint32_t height,
+                        struct sysmem_plane_layout *ret_layout);
 
 /* ---- fd passing helpers for handing tokens between processes over a Unix socket ---- */
 

@@ -14,10 +14,11 @@
 #include "common/errors.h"
 #include "common/macros.h"
 #include "common/util.h"
+#include "core/image-format.h"
 #include "wire/messages.h"
 
-#define TX_BUF_SIZE 65536u
-#define RX_BUF_SIZE 65536u
+#define TX_BUF_SIZE 131072u
+#define RX_BUF_SIZE 131072u
 #define MAX_ASYNC_WAITS 16u
 
 enum object_kind { OBJ_ALLOCATOR, OBJ_TOKEN, OBJ_COLLECTION };
@@ -33,7 +34,8 @@ struct sysmem_node {
         int fd;
         enum object_kind kind;
         uint32_t next_txid;
-        enum sysmem_error error; /* INVALID while healthy */
+        bool failed;             /* the server failed or closed this object: every call now returns its error */
+        enum sysmem_error error; /* why it failed; else the last error a request was answered with, or INVALID */
         char error_message[WIRE_MAX_ERROR_MESSAGE + 1];
         struct async_wait waits[MAX_ASYNC_WAITS];
         uint32_t wait_count;
@@ -65,10 +67,16 @@ static void node_init(struct sysmem_node *n, int fd, enum object_kind kind) {
         n->next_txid = 1;
 }
 
+static void node_set_error(struct sysmem_node *n, enum sysmem_error error, const char *message) {
+        n->error = error == SYSMEM_ERROR_INVALID ? SYSMEM_ERROR_UNSPECIFIED : error;
+        util_strlcpy(n->error_message, message ? message : "", sizeof n->error_message);
+}
+
+/* The first failure wins: an epitaph read after it does not replace the reason. */
 static int node_set_failed(struct sysmem_node *n, enum sysmem_error error, const char *message) {
-        if (n->error == SYSMEM_ERROR_INVALID) {
-                n->error = error == SYSMEM_ERROR_INVALID ? SYSMEM_ERROR_UNSPECIFIED : error;
-                util_strlcpy(n->error_message, message ? message : "", sizeof n->error_message);
+        if (!n->failed) {
+                n->failed = true;
+                node_set_error(n, error, message);
         }
         return -error_to_errno(n->error);
 }
@@ -81,6 +89,8 @@ static uint32_t node_txid(struct sysmem_node *n) {
                 n->next_txid = 1;
         return t;
 }
+
+static int node_closed_by_server(struct sysmem_node *n);
 
 static int node_send(struct sysmem_node *n, uint16_t opcode, uint32_t txid, const void *body) {
         const struct wire_message_def *def = wire_message_lookup(opcode);
@@ -95,7 +105,7 @@ static int node_send(struct sysmem_node *n, uint16_t opcode, uint32_t txid, cons
                 r = wire_send(n->fd, buf, len, fds, nfds);
         free(buf);
         if (r == -EPIPE || r == -ECONNRESET)
-                return node_set_failed(n, SYSMEM_ERROR_UNSPECIFIED, "the sysmem server closed this object");
+                return node_closed_by_server(n);
         return r;
 }
 
@@ -127,14 +137,13 @@ static int decode_reply(struct sysmem_node *n, const struct wire_message_def *de
                         return node_set_failed(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, err);
                 const struct wire_error_body *e = m->body;
                 enum sysmem_error error = e->error ? (enum sysmem_error)e->error : SYSMEM_ERROR_UNSPECIFIED;
-                /* A PENDING answer is not a failure of the object; everything else is remembered. */
+                /*
+                 * An error answer fails the request, not the object (a refused Duplicate leaves the token
+                 * usable); when the object failed too, its epitaph follows. PENDING is not worth remembering.
+                 */
                 int ret_err = -error_to_errno(error);
-                if (error != SYSMEM_ERROR_PENDING && n->kind != OBJ_ALLOCATOR)
-                        node_set_failed(n, error, e->message);
-                else if (n->kind == OBJ_ALLOCATOR) {
-                        n->error = error;
-                        util_strlcpy(n->error_message, e->message ? e->message : "", sizeof n->error_message);
-                }
+                if (error != SYSMEM_ERROR_PENDING)
+                        node_set_error(n, error, e->message);
                 wire_msg_free(m);
                 return ret_err;
         }
@@ -156,26 +165,35 @@ static void fail_async_waits(struct sysmem_node *n) {
 }
 
 /*
- * Receives one message and handles it. Returns 1 if it was the reply to want_txid (then *ret holds it),
- * 0 if it was something else (handled), or a negative errno (the object failed or the socket broke).
+ * Receives one message and handles it. Returns 1 if it was the reply to want_txid (then *ret holds it, or
+ * *ret_reply_err the error it answered with), 0 if it was something else (handled), or a negative errno
+ * (the object failed or the socket broke).
  */
-static int node_receive_one(struct sysmem_node *n, uint32_t want_txid, struct wire_msg **ret) {
+static int node_receive_one(struct sysmem_node *n, uint32_t want_txid, struct wire_msg **ret, int *ret_reply_err) {
         uint8_t *buf = malloc(RX_BUF_SIZE);
         if (!buf)
                 return -ENOMEM;
         int fds[WIRE_MAX_FDS];
         uint32_t nfds = 0;
         ssize_t len = wire_recv(n->fd, buf, RX_BUF_SIZE, fds, WIRE_MAX_FDS, &nfds);
+        if (len == -ECONNRESET)
+                /*
+                 * The server closed this object before it read a request of ours. The kernel reports that
+                 * ahead of the messages still queued for us, the epitaph among them: read on.
+                 */
+                len = wire_recv(n->fd, buf, RX_BUF_SIZE, fds, WIRE_MAX_FDS, &nfds);
         int r;
-        if (len == 0) {
+        if (len == 0 || len == -ECONNRESET) {
                 r = node_set_failed(n, SYSMEM_ERROR_UNSPECIFIED, "the sysmem server closed this object");
                 fail_async_waits(n);
                 goto out;
         }
         if (len < 0) {
                 r = (int)len;
-                if (r != -EAGAIN && r != -EINTR)
+                if (r != -EAGAIN && r != -EINTR) {
                         r = node_set_failed(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "malformed message from the server");
+                        fail_async_waits(n);
+                }
                 goto out;
         }
         uint16_t opcode, flags;
@@ -186,14 +204,14 @@ static int node_receive_one(struct sysmem_node *n, uint32_t want_txid, struct wi
                 for (uint32_t i = 0; i < nfds; i++)
                         close(fds[i]);
                 r = node_set_failed(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "unknown message from the server");
+                fail_async_waits(n);
                 goto out;
         }
         if (flags & WIRE_FLAG_EVENT) {
                 struct wire_msg *m = NULL;
                 char err[128];
-                if (opcode == WIRE_OP_EPITAPH &&
-                    wire_decode(&wire_error_schema, buf, (size_t)len, fds, nfds, &client_wire_limits, &m, err,
-                                sizeof err) >= 0) {
+                if (opcode == WIRE_OP_EPITAPH && wire_decode(&wire_error_schema, buf, (size_t)len, fds, nfds,
+                                                             &client_wire_limits, &m, err, sizeof err) >= 0) {
                         const struct wire_error_body *e = m->body;
                         node_set_failed(n, (enum sysmem_error)e->error, e->message);
                         wire_msg_free(m);
@@ -203,13 +221,15 @@ static int node_receive_one(struct sysmem_node *n, uint32_t want_txid, struct wi
                                         close(fds[i]);
                         node_set_failed(n, SYSMEM_ERROR_UNSPECIFIED, "the server failed this object");
                 }
-                fail_async_waits(n);
                 r = node_failure(n);
+                fail_async_waits(n);
                 goto out;
         }
         if (want_txid && txid == want_txid) {
-                r = decode_reply(n, def, flags, buf, (size_t)len, fds, nfds, ret);
-                r = r < 0 ? r : 1;
+                *ret_reply_err = decode_reply(n, def, flags, buf, (size_t)len, fds, nfds, ret);
+                if (n->failed)
+                        fail_async_waits(n); /* the reply itself was malformed */
+                r = 1;
                 goto out;
         }
         for (uint32_t i = 0; i < n->wait_count; i++) {
@@ -224,6 +244,8 @@ static int node_receive_one(struct sysmem_node *n, uint32_t want_txid, struct wi
                         rr = info ? 0 : -ENOMEM;
                 }
                 run_async_wait(n, i, rr, info);
+                if (n->failed)
+                        fail_async_waits(n);
                 r = 0;
                 goto out;
         }
@@ -236,9 +258,27 @@ out:
         return r;
 }
 
+/*
+ * The server closed this object (a send failed with EPIPE). Why is in its epitaph, still queued on the
+ * socket: read what is there without blocking, so the caller learns the real error and not just "closed".
+ */
+static int node_closed_by_server(struct sysmem_node *n) {
+        for (int i = 0; i < 256 && !n->failed; i++) {
+                struct pollfd p = {.fd = n->fd, .events = POLLIN};
+                if (poll(&p, 1, 0) <= 0)
+                        break;
+                int r = node_receive_one(n, 0, NULL, NULL);
+                if (r < 0 && r != -EINTR)
+                        break;
+        }
+        int r = node_set_failed(n, SYSMEM_ERROR_UNSPECIFIED, "the sysmem server closed this object");
+        fail_async_waits(n);
+        return r;
+}
+
 /* Sends a request and blocks for its reply; *ret (if not NULL) receives the decoded reply. */
 static int node_call(struct sysmem_node *n, uint16_t opcode, const void *body, struct wire_msg **ret) {
-        if (n->error != SYSMEM_ERROR_INVALID && n->kind != OBJ_ALLOCATOR)
+        if (n->failed)
                 return node_failure(n);
         uint32_t txid = node_txid(n);
         int r = node_send(n, opcode, txid, body);
@@ -246,7 +286,8 @@ static int node_call(struct sysmem_node *n, uint16_t opcode, const void *body, s
                 return r;
         for (;;) {
                 struct wire_msg *m = NULL;
-                r = node_receive_one(n, txid, &m);
+                int reply_err = 0;
+                r = node_receive_one(n, txid, &m, &reply_err);
                 if (r == -EINTR || r == 0)
                         continue;
                 if (r == -EAGAIN) {
@@ -257,6 +298,8 @@ static int node_call(struct sysmem_node *n, uint16_t opcode, const void *body, s
                 }
                 if (r < 0)
                         return r;
+                if (reply_err < 0)
+                        return reply_err;
                 if (ret)
                         *ret = m;
                 else
@@ -266,7 +309,7 @@ static int node_call(struct sysmem_node *n, uint16_t opcode, const void *body, s
 }
 
 static int node_oneway(struct sysmem_node *n, uint16_t opcode, const void *body) {
-        if (n->error != SYSMEM_ERROR_INVALID && n->kind != OBJ_ALLOCATOR)
+        if (n->failed)
                 return node_failure(n);
         return node_send(n, opcode, 0, body);
 }
@@ -463,9 +506,7 @@ SYSMEM_EXPORT enum sysmem_error sysmem_node_error(const struct sysmem_node *n) {
         return n ? n->error : SYSMEM_ERROR_INVALID;
 }
 
-SYSMEM_EXPORT const char *sysmem_node_error_message(const struct sysmem_node *n) {
-        return n ? n->error_message : "";
-}
+SYSMEM_EXPORT const char *sysmem_node_error_message(const struct sysmem_node *n) { return n ? n->error_message : ""; }
 
 SYSMEM_EXPORT int sysmem_node_get_fd(const struct sysmem_node *n) { return n ? n->fd : -EINVAL; }
 
@@ -473,15 +514,19 @@ SYSMEM_EXPORT int sysmem_node_dispatch(struct sysmem_node *n) {
         if (!n)
                 return -EINVAL;
         for (;;) {
-                if (n->error != SYSMEM_ERROR_INVALID)
-                        return node_failure(n);
+                if (n->failed) {
+                        /* A failure found by another call leaves no wait unanswered either. */
+                        int r = node_failure(n);
+                        fail_async_waits(n);
+                        return r;
+                }
                 struct pollfd p = {.fd = n->fd, .events = POLLIN};
                 int r = poll(&p, 1, 0);
                 if (r < 0)
                         return errno == EINTR ? 0 : -errno;
                 if (r == 0)
                         return 0;
-                r = node_receive_one(n, 0, NULL);
+                r = node_receive_one(n, 0, NULL, NULL);
                 if (r < 0 && r != -EAGAIN && r != -EINTR)
                         return r;
         }
@@ -595,12 +640,13 @@ SYSMEM_EXPORT int sysmem_collection_set_constraints(struct sysmem_collection *c,
                                                     const struct sysmem_constraints *constraints) {
         if (!c)
                 return -EINVAL;
-        if (constraints && constraints->buffer_memory.permitted_heap_count > SYSMEM_MAX_PERMITTED_HEAPS)
+        if (constraints && constraints->buffer_memory_constraints.permitted_heap_count > SYSMEM_MAX_PERMITTED_HEAPS)
                 return -E2BIG;
-        if (constraints && constraints->buffer_memory.permitted_heap_count && !constraints->buffer_memory.permitted_heaps)
+        if (constraints && constraints->buffer_memory_constraints.permitted_heap_count &&
+            !constraints->buffer_memory_constraints.permitted_heaps)
                 return -EINVAL;
-        if (constraints && constraints->image_format_constraint_count)
-                return -EOPNOTSUPP; /* not carried by this protocol version yet */
+        if (constraints && constraints->image_format_constraint_count && !constraints->image_format_constraints)
+                return -EINVAL;
         struct wire_set_constraints body = {.constraints = (struct sysmem_constraints *)constraints};
         return node_oneway(&c->node, WIRE_OP_SET_CONSTRAINTS, &body);
 }
@@ -634,7 +680,7 @@ SYSMEM_EXPORT int sysmem_collection_wait_allocated_async(struct sysmem_collectio
         if (!c || !callback)
                 return -EINVAL;
         struct sysmem_node *n = &c->node;
-        if (n->error != SYSMEM_ERROR_INVALID)
+        if (n->failed)
                 return node_failure(n);
         if (n->wait_count >= MAX_ASYNC_WAITS)
                 return -EBUSY;
@@ -670,6 +716,37 @@ SYSMEM_EXPORT void sysmem_collection_info_free(struct sysmem_collection_info *in
                 if (info->buffers[i].fd >= 0)
                         close(info->buffers[i].fd);
         free(info);
+}
+
+/* ---- image layout ---- */
+
+SYSMEM_EXPORT int sysmem_image_layout(const struct sysmem_image_format_settings *settings, uint32_t width,
+                                      uint32_t height, struct sysmem_plane_layout *ret_layout) {
+        if (!settings || !ret_layout || width == 0 || height == 0)
+                return -EINVAL;
+        const struct sysmem_image_format_settings *c = settings;
+        uint32_t align_w = c->size_alignment.width ? c->size_alignment.width : 1;
+        uint32_t align_h = c->size_alignment.height ? c->size_alignment.height : 1;
+        uint32_t max_w = c->max_size.width ? c->max_size.width : UINT32_MAX;
+        uint32_t max_h = c->max_size.height ? c->max_size.height : UINT32_MAX;
+        /* As sysmem's ImageConstraintsToFormat: within [min, max] and a multiple of the alignment. */
+        if (width < c->min_size.width || width > max_w || height < c->min_size.height || height > max_h ||
+            width % align_w || height % align_h)
+                return -EINVAL;
+        if (c->max_width_times_height && (uint64_t)width * height > c->max_width_times_height)
+                return -EINVAL;
+        if (!image_format_lookup(c->pixel_format) || !image_format_is_supported(c->pixel_format,
+                                                                                 c->pixel_format_modifier))
+                return -EINVAL;
+        uint32_t bpr;
+        if (!image_format_minimum_row_bytes(c, width, &bpr))
+                return -EINVAL;
+        struct sysmem_plane_layout layout;
+        if (!image_format_plane_layout(c->pixel_format, c->pixel_format_modifier,
+                                       (struct sysmem_size){width, height}, bpr, &layout))
+                return -EOVERFLOW;
+        *ret_layout = layout;
+        return 0;
 }
 
 /* ---- fd passing helpers ---- */

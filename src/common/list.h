@@ -30,12 +30,12 @@ static inline void list_remove(struct list_link *k) {
         k->prev = k->next = NULL;
 }
 
-#define list_entry(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define list_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #define list_for_each(pos, l, type, member)                                                                            \
-        for (type *pos = list_entry((l)->head.next, type, member); &pos->member != &(l)->head;                       \
+        for (type *pos = list_entry((l)->head.next, type, member); &pos->member != &(l)->head;                         \
              pos = list_entry(pos->member.next, type, member))
 #define list_for_each_safe(pos, l, type, member)                                                                       \
-        for (type *pos = list_entry((l)->head.next, type, member),                                                    \
+        for (type *pos = list_entry((l)->head.next, type, member),                                                     \
                   *pos##_next = list_entry(pos->member.next, type, member);                                            \
              &pos->member != &(l)->head; pos = pos##_next, pos##_next = list_entry(pos->member.next, type, member))
 

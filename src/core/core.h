@@ -32,8 +32,29 @@ struct core_limits {
         uint64_t page_size;            /* raw_vmo_size granularity */
 };
 
+/*
+ * One entry of the format cost table (sysmem-aggregation.md §5): choosing (pixel_format, pixel_format_modifier)
+ * costs `cost` when the aggregated usage has every bit of `usage`. Lower is better; a pair without a matching
+ * entry costs DBL_MAX. Among the matching entries the one with the most usage bits wins, the later on a tie.
+ */
+struct core_format_cost {
+        uint32_t pixel_format;          /* DRM fourcc */
+        uint64_t pixel_format_modifier; /* DRM format modifier */
+        struct sysmem_usage usage;      /* required usage bits; all zero: any usage */
+        double cost;
+};
+
+/* What the daemon brings to every negotiation: its heaps, its limits and its format preferences. */
+struct core_config {
+        const struct core_heap *heaps;
+        size_t heap_count;
+        struct core_limits limits;
+        const struct core_format_cost *format_costs; /* may be NULL with format_cost_count 0: tie-break only */
+        size_t format_cost_count;
+};
+
 /* Why an aggregation failed: the error value plus a sentence naming the constraint, the values and who set them. */
-#define CORE_MESSAGE_SIZE 512u
+#define CORE_MESSAGE_SIZE 1024u /* the wire's error messages carry up to 1024 bytes */
 struct core_failure {
         enum sysmem_error error;
         char message[CORE_MESSAGE_SIZE];
@@ -46,13 +67,14 @@ struct core_result {
 
 /*
  * Validates each participant (sysmem-aggregation.md §1, §2), aggregates them (§3) and generates the
- * settings (§4) against the registered heaps and the limits. Returns 0 and fills *ret_result, or a
- * negative value (-EINVAL) and fills *ret_failure. Never allocates memory and never does I/O.
- * Participants are in breadth-first tree order.
+ * settings (§4, §5) against the configured heaps, limits and format costs. Returns 0 and fills *ret_result,
+ * or a negative value and fills *ret_failure: -EINVAL for constraints that cannot be satisfied (or a caller
+ * bug, with SYSMEM_ERROR_UNSPECIFIED), -ENOMEM (SYSMEM_ERROR_NO_MEMORY) when the bounded work area for image
+ * formats (1.6 MB: four lists of 512 entries, freed before returning) cannot be allocated. Never does I/O; allocates
+ * nothing when no participant has image format constraints. Participants are in breadth-first tree order.
  */
 int core_aggregate(const struct core_participant *participants, size_t participant_count,
-                   const struct core_heap *heaps, size_t heap_count, const struct core_limits *limits,
-                   struct core_result *ret_result, struct core_failure *ret_failure);
+                   const struct core_config *config, struct core_result *ret_result, struct core_failure *ret_failure);
 
 /* Whether usage needs write access to the buffers (sysmem's IsWriteUsage). */
 bool core_usage_needs_write(const struct sysmem_usage *usage);

@@ -62,15 +62,20 @@ struct collection *collection_new(struct server *s, struct allocator_conn *creat
 }
 
 int node_attach_fd(struct node *n, int fd) {
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return -errno;
         int r = sd_event_add_io(n->collection->server->event, &n->source, fd, EPOLLIN, node_io, n);
         if (r < 0)
                 return r;
         n->fd = fd;
-        n->ino = st.st_ino;
+        n->ino = 0; /* looked up by node_ino() on first need: most nodes are never searched for */
         return 0;
+}
+
+/* The inode of the node's server end; an fstat per node at creation cost every Duplicate a syscall. */
+static ino_t node_ino(struct node *n) {
+        struct stat st;
+        if (n->ino == 0 && n->fd >= 0 && fstat(n->fd, &st) == 0)
+                n->ino = st.st_ino;
+        return n->ino;
 }
 
 struct node *node_new(struct collection *c, struct node *parent, enum node_kind kind, int fd) {
@@ -116,7 +121,15 @@ static void node_detach_fd(struct node *n) {
 
 void node_free(struct node *n) {
         node_detach_fd(n);
+        free(n->constraints);
         free(n);
+}
+
+/* Closes and forgets every buffer fd: retire and free both run, and a closed number may be reused in between. */
+static void collection_close_buffers(struct collection *c) {
+        for (uint32_t i = 0; i < SYSMEM_MAX_BUFFERS; i++)
+                if (c->buffer_fds[i] >= 0)
+                        close(take_fd(&c->buffer_fds[i]));
 }
 
 void collection_free(struct collection *c) {
@@ -124,8 +137,7 @@ void collection_free(struct collection *c) {
                 list_remove(&n->link);
                 node_free(n);
         }
-        for (uint32_t i = 0; i < SYSMEM_MAX_BUFFERS; i++)
-                closep(&c->buffer_fds[i]);
+        collection_close_buffers(c);
         free(c);
 }
 
@@ -144,8 +156,7 @@ static void collection_retire(struct collection *c) {
                 c->creator->live_collections--;
         c->creator = NULL;
         /* The daemon lets go of its buffer fds now; the kernel frees pages when clients let go too. */
-        for (uint32_t i = 0; i < SYSMEM_MAX_BUFFERS; i++)
-                closep(&c->buffer_fds[i]);
+        collection_close_buffers(c);
         list_append(&s->graveyard_collections, &c->link);
         server_schedule_reap(s);
 }
@@ -158,8 +169,8 @@ static void node_fail_one(struct node *n, enum sysmem_error error, const char *m
         n->dead = true;
         if (n->fd >= 0) {
                 for (uint32_t i = 0; i < n->pending_wait_count; i++)
-                        server_reply_error(s, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, n->pending_waits[i],
-                                           error, message);
+                        server_reply_error(s, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, n->pending_waits[i], error,
+                                           message);
                 n->pending_wait_count = 0;
                 server_send_epitaph(s, n->fd, error, message);
         }
@@ -191,7 +202,8 @@ static struct node *find_tree_to_fail(struct node *n) {
 }
 
 void node_fail(struct node *n, enum sysmem_error error, const char *fmt, ...) {
-        char reason[CORE_MESSAGE_SIZE];
+        /* Protocol reasons are short; the prefix below must still fit the wire's error message. */
+        char reason[512];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(reason, sizeof reason, fmt, ap);
@@ -250,7 +262,7 @@ static size_t collect_bfs(struct collection *c, struct node **out, size_t cap) {
 
 static int send_info(struct collection *c, struct node *n, uint32_t txid) {
         struct wire_buffer buffers[SYSMEM_MAX_BUFFERS];
-        bool gets = n->has_constraints && core_participant_gets_buffers(&n->constraints);
+        bool gets = n->constraints && core_participant_gets_buffers(n->constraints);
         for (uint32_t i = 0; i < c->buffer_count; i++) {
                 buffers[i].vmo = gets ? c->buffer_fds[i] : -1;
                 buffers[i].vmo_usable_start = 0;
@@ -285,7 +297,7 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
                         snprintf(err, err_size, "allocating buffer %u of %llu bytes from %s failed: %s", i,
                                  (unsigned long long)bs->raw_vmo_size, bs->heap.heap_type, strerror(-r));
                         for (uint32_t j = 0; j < i; j++)
-                                closep(&c->buffer_fds[j]);
+                                close(take_fd(&c->buffer_fds[j]));
                         return r;
                 }
         }
@@ -322,18 +334,12 @@ void collection_maybe_allocate(struct collection *c) {
                 struct node *n = order[i];
                 if (n->kind != NODE_COLLECTION || !n->constraints_set)
                         continue;
-                parts[np].constraints = n->has_constraints ? &n->constraints : NULL;
+                parts[np].constraints = n->constraints;
                 parts[np].debug_name = n->debug_name[0] ? n->debug_name : NULL;
                 np++;
         }
-        struct core_limits limits = {
-                .max_buffers = s->limits.max_buffers,
-                .max_buffer_bytes = s->limits.max_buffer_bytes,
-                .max_collection_bytes = s->limits.max_collection_bytes,
-                .page_size = util_page_size(),
-        };
         struct core_failure failure = {0};
-        int r = core_aggregate(parts, np, s->heaps, s->heap_count, &limits, &c->result, &failure);
+        int r = core_aggregate(parts, np, &s->core_config, &c->result, &failure);
         if (r < 0) {
                 log_info("collection %llu: negotiation failed: %s", (unsigned long long)c->id, failure.message);
                 collection_fail(c, failure.error ? failure.error : SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
@@ -367,9 +373,7 @@ void collection_maybe_allocate(struct collection *c) {
 void collection_maybe_end(struct collection *c) {
         if (c->dead)
                 return;
-        list_for_each(n, &c->nodes, struct node, link)
-                if (!n->dead && !n->orphaned)
-                        return;
+        list_for_each(n, &c->nodes, struct node, link) if (!n->dead && !n->orphaned) return;
         log_debug("collection %llu: every participant released it; done", (unsigned long long)c->id);
         c->error = SYSMEM_ERROR_INVALID;
         collection_retire(c);
@@ -377,18 +381,6 @@ void collection_maybe_end(struct collection *c) {
 
 /* ---- node messages ---- */
 
-static int copy_constraints(struct node *n, const struct sysmem_constraints *src) {
-        n->constraints = *src;
-        if (src->buffer_memory.permitted_heap_count > SYSMEM_MAX_PERMITTED_HEAPS)
-                return -E2BIG;
-        memcpy(n->heaps, src->buffer_memory.permitted_heaps,
-               src->buffer_memory.permitted_heap_count * sizeof(struct sysmem_heap));
-        n->constraints.buffer_memory.permitted_heaps = n->heaps;
-        /* Image-format constraints are not decoded by this protocol version; the pointer must not dangle. */
-        n->constraints.image_format_constraints = NULL;
-        n->constraints.image_format_constraint_count = 0;
-        return 0;
-}
 
 static bool check_node_capacity(struct node *n, uint16_t op, uint32_t txid, uint32_t more) {
         struct collection *c = n->collection;
@@ -546,9 +538,8 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                         return;
                 }
                 n->constraints_set = true;
-                n->has_constraints = req->constraints != NULL;
-                if (req->constraints && copy_constraints(n, req->constraints) < 0) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "too many permitted heaps");
+                if (req->constraints && constraints_clone(req->constraints, &n->constraints) < 0) {
+                        node_fail(n, SYSMEM_ERROR_NO_MEMORY, "could not store its constraints");
                         return;
                 }
                 collection_maybe_allocate(c);
@@ -637,7 +628,7 @@ struct node *server_find_token_by_peer_fd(struct server *s, int fd) {
                 return NULL;
         list_for_each(c, &s->collections, struct collection, link)
                 list_for_each(n, &c->nodes, struct node, link)
-                        if (!n->dead && n->fd >= 0 && n->kind == NODE_TOKEN && n->ino == peer)
+                        if (!n->dead && n->fd >= 0 && n->kind == NODE_TOKEN && node_ino(n) == peer)
                                 return n;
         return NULL;
 }

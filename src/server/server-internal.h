@@ -22,9 +22,9 @@ struct server {
         sd_event *event;
         struct sysmem_server_limits limits;
         struct wire_limits wire_limits;
-        struct list listeners;   /* struct listener */
-        struct list connections; /* struct allocator_conn */
-        struct list collections; /* struct collection */
+        struct list listeners;             /* struct listener */
+        struct list connections;           /* struct allocator_conn */
+        struct list collections;           /* struct collection */
         struct list graveyard_nodes;       /* freed after the current dispatch pass */
         struct list graveyard_collections; /* likewise */
         sd_event_source *reaper;           /* defer source that empties the graveyards */
@@ -36,6 +36,8 @@ struct server {
         int diag_fd;     /* NETLINK_SOCK_DIAG, opened on first use */
         struct core_heap heaps[4];
         size_t heap_count;
+        struct core_config core_config;      /* heaps, the limits and format costs every negotiation uses */
+        struct core_format_cost *format_costs; /* loaded by sysmem_server_set_format_costs(); NULL: built-in */
         bool exiting;
 };
 
@@ -66,23 +68,21 @@ struct node {
         struct list_link link; /* in collection->nodes, or in the graveyard */
         struct collection *collection;
         struct node *parent;
-        struct list children;       /* struct node, via sibling_link */
+        struct list children; /* struct node, via sibling_link */
         struct list_link sibling_link;
-        enum node_kind kind;        /* the logical type; it survives Release + close */
-        int fd;                     /* server end; -1 once orphaned or failed */
-        ino_t ino;                  /* inode of the server end, identifies the token for Validate/Bind */
+        enum node_kind kind; /* the logical type; it survives Release + close */
+        int fd;              /* server end; -1 once orphaned or failed */
+        ino_t ino;           /* of the server end, 0 until looked up; identifies the token for Validate/Bind */
         sd_event_source *source;
-        bool released;              /* Release received */
-        bool orphaned;              /* Release then close: stays in the tree, always ready */
-        bool dead;                  /* failed or removed; waiting for the graveyard */
-        bool constraints_set;       /* SetConstraints received (constraints may still be "none") */
-        bool has_constraints;       /* constraints below hold something */
-        struct sysmem_constraints constraints;
-        struct sysmem_heap heaps[SYSMEM_MAX_PERMITTED_HEAPS];
+        bool released;        /* Release received */
+        bool orphaned;        /* Release then close: stays in the tree, always ready */
+        bool dead;            /* failed or removed; waiting for the graveyard */
+        bool constraints_set; /* SetConstraints received (constraints may still be "none") */
+        struct sysmem_constraints *constraints; /* own copy; NULL: none (yet, or the client set none) */
         char debug_name[SYSMEM_MAX_CLIENT_NAME_LENGTH + 1];
         uint64_t debug_id;
         uint32_t rights_mask;
-        int pending_bind_fd;        /* Allocator.BindSharedCollection: the collection's server end */
+        int pending_bind_fd; /* Allocator.BindSharedCollection: the collection's server end */
         struct allocator_conn *pending_bind_allocator;
         uint32_t pending_waits[64]; /* txids of WaitForAllBuffersAllocated awaiting the result */
         uint32_t pending_wait_count;
@@ -131,6 +131,9 @@ void node_free(struct node *node);
 const char *node_kind_name(enum node_kind kind);
 const char *node_display_name(const struct node *node);
 struct node *server_find_token_by_peer_fd(struct server *server, int fd);
+
+/* constraints-copy.c: a deep copy in one malloc'ed block (free() it), whatever the source pointed to. */
+int constraints_clone(const struct sysmem_constraints *src, struct sysmem_constraints **ret);
 
 /* heap-memfd.c */
 int heap_memfd_allocate(uint64_t size, const char *name, int *ret_fd);

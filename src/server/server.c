@@ -12,6 +12,8 @@
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "core/defaults.h"
+#include "core/format-costs.h"
 #include "server-internal.h"
 
 static const struct sysmem_server_limits default_limits = {
@@ -19,12 +21,12 @@ static const struct sysmem_server_limits default_limits = {
         .max_collections_per_connection = 256,
         .max_collections = 4096,
         .max_nodes_per_collection = 256,
-        .max_message_bytes = 65536,
+        .max_message_bytes = 131072,
         .max_fds_per_message = 8,
         .max_pending_waits = 16,
         .max_buffers = SYSMEM_MAX_BUFFERS,
-        .max_buffer_bytes = 256ull << 20,
-        .max_collection_bytes = 1ull << 30,
+        .max_buffer_bytes = CORE_DEFAULT_MAX_BUFFER_BYTES,
+        .max_collection_bytes = CORE_DEFAULT_MAX_COLLECTION_BYTES,
         .max_total_bytes = 8ull << 30,
 };
 
@@ -119,13 +121,10 @@ static void allocator_close(struct allocator_conn *a) {
         a->fd = -1;
         a->server->connection_count--;
         /* Collections outlive the connection that created them; they stop counting against it. */
+        list_for_each(c, &a->server->collections, struct collection, link) if (c->creator == a) c->creator = NULL;
         list_for_each(c, &a->server->collections, struct collection, link)
-                if (c->creator == a)
-                        c->creator = NULL;
-        list_for_each(c, &a->server->collections, struct collection, link)
-                list_for_each(n, &c->nodes, struct node, link)
-                        if (n->pending_bind_allocator == a)
-                                n->pending_bind_allocator = NULL;
+                list_for_each(n, &c->nodes, struct node, link) if (n->pending_bind_allocator == a)
+                        n->pending_bind_allocator = NULL;
         server_schedule_reap(a->server);
 }
 
@@ -133,7 +132,8 @@ static int allocator_check_new_collection(struct allocator_conn *a, uint16_t op,
         struct server *s = a->server;
         char msg[160];
         if (s->collection_count >= s->limits.max_collections) {
-                snprintf(msg, sizeof msg, "the server holds its limit of %u live collections", s->limits.max_collections);
+                snprintf(msg, sizeof msg, "the server holds its limit of %u live collections",
+                         s->limits.max_collections);
         } else if (a->live_collections >= s->limits.max_collections_per_connection) {
                 snprintf(msg, sizeof msg, "this connection holds its limit of %u live collections",
                          s->limits.max_collections_per_connection);
@@ -261,7 +261,13 @@ int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_ms
         int fds[WIRE_MAX_FDS];
         uint32_t nfds = 0;
         ssize_t n = wire_recv(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds);
-        if (n == 0)
+        if (n == -ECONNRESET)
+                /*
+                 * The client closed with messages of ours unread (a reply it did not wait for). The kernel
+                 * reports that ahead of what the client sent before closing (its Release): read on.
+                 */
+                n = wire_recv(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds);
+        if (n == 0 || n == -ECONNRESET)
                 return 0; /* peer closed */
         if (n == -EAGAIN)
                 return -EAGAIN;
@@ -301,8 +307,7 @@ int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_ms
                 return -EBADMSG;
         }
         char derr[256] = "";
-        int r = wire_decode(def->request, s->rx_buf, (size_t)n, fds, nfds, &s->wire_limits, ret_msg, derr,
-                            sizeof derr);
+        int r = wire_decode(def->request, s->rx_buf, (size_t)n, fds, nfds, &s->wire_limits, ret_msg, derr, sizeof derr);
         if (r < 0) {
                 snprintf(err, err_size, "%s: %s", def->name, derr);
                 return -EBADMSG;
@@ -429,16 +434,21 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         list_init(&s->graveyard_collections);
         s->diag_fd = -1;
         s->next_collection_id = 2; /* 0 is invalid and 1 is reserved, as in Fuchsia */
-        s->heaps[0] = (struct core_heap){
-                .heap_type = SYSMEM_HEAP_SYSTEM_RAM,
-                .id = 0,
-                .cpu_supported = true,
-                .ram_supported = true,
-                .inaccessible_supported = true,
-                .secure = false,
-                .contiguous_capable = false,
+        for (size_t i = 0; i < core_default_heap_count && i < ARRAY_LEN(s->heaps); i++)
+                s->heaps[s->heap_count++] = core_default_heaps[i];
+        s->core_config = (struct core_config){
+                .heaps = s->heaps,
+                .heap_count = s->heap_count,
+                .limits =
+                        {
+                                .max_buffers = s->limits.max_buffers,
+                                .max_buffer_bytes = s->limits.max_buffer_bytes,
+                                .max_collection_bytes = s->limits.max_collection_bytes,
+                                .page_size = util_page_size(),
+                        },
+                .format_costs = core_default_format_costs,
+                .format_cost_count = core_default_format_cost_count,
         };
-        s->heap_count = 1;
         s->rx_buf = malloc(s->limits.max_message_bytes + 1);
         int r = s->rx_buf ? sd_event_new(&s->event) : -ENOMEM;
         if (r >= 0)
@@ -453,14 +463,40 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         return 0;
 }
 
+SYSMEM_EXPORT int sysmem_server_set_format_costs(struct sysmem_server *ss, const char *text, size_t length,
+                                                char *error, size_t error_size) {
+        struct server *s = (struct server *)ss;
+        if (!s || (!text && length > 0) || (!error && error_size > 0))
+                return -EINVAL;
+        /* One entry per line at most; the cap keeps a runaway file from pinning memory. */
+        size_t lines = 1;
+        for (size_t i = 0; i < length; i++)
+                lines += text[i] == '\n';
+        size_t capacity = MIN(lines, (size_t)65536);
+        struct core_format_cost *costs = calloc(capacity, sizeof(*costs));
+        if (!costs)
+                return -ENOMEM;
+        size_t count = 0;
+        int r = core_format_costs_parse(text, length, costs, capacity, &count, error, error_size);
+        if (r < 0) {
+                free(costs);
+                return r;
+        }
+        free(s->format_costs);
+        s->format_costs = costs;
+        s->core_config.format_costs = costs;
+        s->core_config.format_cost_count = count;
+        log_info("format costs: %zu entries loaded", count);
+        return 0;
+}
+
 SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
         struct server *s = (struct server *)ss;
         if (!s)
                 return;
         list_for_each_safe(c, &s->collections, struct collection, link)
                 collection_fail(c, SYSMEM_ERROR_UNSPECIFIED, "the sysmem server is shutting down");
-        list_for_each_safe(a, &s->connections, struct allocator_conn, link)
-                allocator_close(a);
+        list_for_each_safe(a, &s->connections, struct allocator_conn, link) allocator_close(a);
         if (s->reaper)
                 reap(s->reaper, s);
         list_for_each_safe(l, &s->listeners, struct listener, link) {
@@ -474,6 +510,7 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
         if (s->diag_fd >= 0)
                 close(s->diag_fd);
         free(s->rx_buf);
+        free(s->format_costs);
         free(s);
 }
 

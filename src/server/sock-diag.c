@@ -35,9 +35,13 @@ int sock_diag_peer_inode(struct server *s, int fd, ino_t *ret_ino) {
                 struct nlmsghdr h;
                 struct unix_diag_req r;
         } req = {
-                .h = {.nlmsg_len = sizeof req, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST,
+                .h = {.nlmsg_len = sizeof req,
+                      .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+                      .nlmsg_flags = NLM_F_REQUEST,
                       .nlmsg_seq = ++seq},
-                .r = {.sdiag_family = AF_UNIX, .udiag_ino = (uint32_t)st.st_ino, .udiag_show = UDIAG_SHOW_PEER,
+                .r = {.sdiag_family = AF_UNIX,
+                      .udiag_ino = (uint32_t)st.st_ino,
+                      .udiag_show = UDIAG_SHOW_PEER,
                       .udiag_cookie = {~0u, ~0u}},
         };
         if (send(s->diag_fd, &req, sizeof req, 0) < 0)

@@ -16,7 +16,8 @@ static const struct wire_schema empty_schema = {
         .name = "empty", .struct_size = sizeof(struct wire_empty), .field_count = 0, .fields = empty_fields};
 
 static const struct wire_field fd_fields[] = {
-        {.tag = 1, .type = WIRE_FD, .flags = WIRE_F_REQUIRED, .name = "fd", .offset = offsetof(struct wire_fd_body, fd)},
+        {.tag = 1, .type = WIRE_FD, .flags = WIRE_F_REQUIRED, .name = "fd",
+         .offset = offsetof(struct wire_fd_body, fd)},
 };
 static const struct wire_schema fd_schema = SCHEMA("fd", struct wire_fd_body, fd_fields);
 
@@ -119,6 +120,93 @@ static const struct wire_field memory_fields[] = {
 static const struct wire_schema memory_schema = SCHEMA("buffer_memory_constraints",
                                                        struct sysmem_buffer_memory_constraints, memory_fields);
 
+/* ---- image formats ---- */
+
+static const struct wire_field size_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .name = "width", .offset = offsetof(struct sysmem_size, width)},
+        {.tag = 2, .type = WIRE_U32, .name = "height", .offset = offsetof(struct sysmem_size, height)},
+};
+static const struct wire_schema size_schema = SCHEMA("size", struct sysmem_size, size_fields);
+
+static const struct wire_field pair_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .name = "pixel_format",
+         .offset = offsetof(struct sysmem_pixel_format_and_modifier, pixel_format)},
+        {.tag = 2, .type = WIRE_U64, .name = "pixel_format_modifier",
+         .offset = offsetof(struct sysmem_pixel_format_and_modifier, pixel_format_modifier)},
+};
+static const struct wire_schema pair_schema = SCHEMA("pixel_format_and_modifier",
+                                                     struct sysmem_pixel_format_and_modifier, pair_fields);
+
+/* Tags are sysmem2's ImageFormatConstraints table ordinals. */
+#define IFC(f) offsetof(struct sysmem_image_format_constraints, f)
+#define SIZE_FIELD(t, n) {.tag = t, .type = WIRE_RECORD, .name = #n, .offset = IFC(n), .table = &size_schema}
+static const struct wire_field ifc_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .name = "pixel_format", .offset = IFC(pixel_format)},
+        {.tag = 2, .type = WIRE_U64, .flags = WIRE_F_PRESENCE, .name = "pixel_format_modifier",
+         .offset = IFC(pixel_format_modifier), .count_offset = IFC(has_pixel_format_modifier)},
+        {.tag = 3, .type = WIRE_U32_ARRAY, .name = "color_spaces", .offset = IFC(color_spaces),
+         .count_offset = IFC(color_space_count), .max = SYSMEM_MAX_COLOR_SPACES},
+        SIZE_FIELD(4, min_size),
+        SIZE_FIELD(5, max_size),
+        {.tag = 6, .type = WIRE_U32, .name = "min_bytes_per_row", .offset = IFC(min_bytes_per_row)},
+        {.tag = 7, .type = WIRE_U32, .name = "max_bytes_per_row", .offset = IFC(max_bytes_per_row)},
+        {.tag = 8, .type = WIRE_U64, .name = "max_width_times_height", .offset = IFC(max_width_times_height)},
+        SIZE_FIELD(9, size_alignment),
+        SIZE_FIELD(10, display_rect_alignment),
+        SIZE_FIELD(11, required_min_size),
+        SIZE_FIELD(12, required_max_size),
+        {.tag = 13, .type = WIRE_U32, .name = "bytes_per_row_divisor", .offset = IFC(bytes_per_row_divisor)},
+        {.tag = 14, .type = WIRE_U32, .name = "start_offset_divisor", .offset = IFC(start_offset_divisor)},
+        {.tag = 15, .type = WIRE_RECORD_ARRAY, .name = "pixel_format_and_modifiers",
+         .offset = IFC(pixel_format_and_modifiers), .count_offset = IFC(pixel_format_and_modifier_count),
+         .max = SYSMEM_MAX_FORMAT_PAIRS, .table = &pair_schema},
+        {.tag = 16, .type = WIRE_BOOL, .name = "require_bytes_per_row_at_pixel_boundary",
+         .offset = IFC(require_bytes_per_row_at_pixel_boundary)},
+        {.tag = 17, .type = WIRE_BOOL, .flags = WIRE_F_TRISTATE, .name = "is_alpha_present",
+         .offset = IFC(is_alpha_present)},
+        {.tag = 18, .type = WIRE_RECORD_ARRAY, .name = "required_max_size_list", .offset = IFC(required_max_size_list),
+         .count_offset = IFC(required_max_size_count), .max = SYSMEM_MAX_REQUIRED_MAX_SIZES, .table = &size_schema},
+        SIZE_FIELD(19, pad_for_block_size),
+        {.tag = 20, .type = WIRE_U64, .name = "pad_beyond_image_size_bytes", .offset = IFC(pad_beyond_image_size_bytes)},
+};
+#undef SIZE_FIELD
+#undef IFC
+static const struct wire_schema ifc_schema = SCHEMA("image_format_constraints", struct sysmem_image_format_constraints,
+                                                    ifc_fields);
+
+#define IFS(f) offsetof(struct sysmem_image_format_settings, f)
+#define SIZE_FIELD(t, n) {.tag = t, .type = WIRE_RECORD, .name = #n, .offset = IFS(n), .table = &size_schema}
+static const struct wire_field ifs_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .flags = WIRE_F_REQUIRED, .name = "pixel_format", .offset = IFS(pixel_format)},
+        {.tag = 2, .type = WIRE_U64, .flags = WIRE_F_REQUIRED, .name = "pixel_format_modifier",
+         .offset = IFS(pixel_format_modifier)},
+        {.tag = 3, .type = WIRE_U32, .flags = WIRE_F_REQUIRED, .name = "color_space", .offset = IFS(color_space)},
+        SIZE_FIELD(4, min_size),
+        SIZE_FIELD(5, max_size),
+        {.tag = 6, .type = WIRE_U32, .name = "min_bytes_per_row", .offset = IFS(min_bytes_per_row)},
+        {.tag = 7, .type = WIRE_U32, .name = "max_bytes_per_row", .offset = IFS(max_bytes_per_row)},
+        {.tag = 8, .type = WIRE_U64, .name = "max_width_times_height", .offset = IFS(max_width_times_height)},
+        SIZE_FIELD(9, size_alignment),
+        SIZE_FIELD(10, display_rect_alignment),
+        SIZE_FIELD(11, required_min_size),
+        SIZE_FIELD(12, required_max_size),
+        {.tag = 13, .type = WIRE_U32, .name = "bytes_per_row_divisor", .offset = IFS(bytes_per_row_divisor)},
+        {.tag = 14, .type = WIRE_U32, .name = "start_offset_divisor", .offset = IFS(start_offset_divisor)},
+        {.tag = 16, .type = WIRE_BOOL, .name = "require_bytes_per_row_at_pixel_boundary",
+         .offset = IFS(require_bytes_per_row_at_pixel_boundary)},
+        {.tag = 17, .type = WIRE_BOOL, .flags = WIRE_F_TRISTATE, .name = "is_alpha_present",
+         .offset = IFS(is_alpha_present)},
+        {.tag = 18, .type = WIRE_RECORD_ARRAY, .flags = WIRE_F_INLINE, .name = "required_max_size_list",
+         .offset = IFS(required_max_size_list), .count_offset = IFS(required_max_size_count),
+         .max = SYSMEM_MAX_REQUIRED_MAX_SIZES, .table = &size_schema},
+        SIZE_FIELD(19, pad_for_block_size),
+        {.tag = 20, .type = WIRE_U64, .name = "pad_beyond_image_size_bytes", .offset = IFS(pad_beyond_image_size_bytes)},
+};
+#undef SIZE_FIELD
+#undef IFS
+static const struct wire_schema ifs_schema = SCHEMA("image_format_settings", struct sysmem_image_format_settings,
+                                                    ifs_fields);
+
 #define BCC(f) offsetof(struct sysmem_constraints, f)
 static const struct wire_field constraints_fields[] = {
         {.tag = 1, .type = WIRE_TABLE, .name = "usage", .offset = BCC(usage), .table = &usage_schema},
@@ -130,9 +218,11 @@ static const struct wire_field constraints_fields[] = {
          .offset = BCC(min_buffer_count_for_shared_slack)},
         {.tag = 5, .type = WIRE_U32, .name = "min_buffer_count", .offset = BCC(min_buffer_count)},
         {.tag = 6, .type = WIRE_U32, .name = "max_buffer_count", .offset = BCC(max_buffer_count)},
-        {.tag = 7, .type = WIRE_TABLE, .name = "buffer_memory_constraints", .offset = BCC(buffer_memory),
-         .table = &memory_schema},
-        /* tag 8: image_format_constraints, added with the image-format layer */
+        {.tag = 7, .type = WIRE_TABLE, .name = "buffer_memory_constraints",
+         .offset = BCC(buffer_memory_constraints), .table = &memory_schema},
+        {.tag = 8, .type = WIRE_TABLE_ARRAY, .name = "image_format_constraints", .offset = BCC(image_format_constraints),
+         .count_offset = BCC(image_format_constraint_count), .max = SYSMEM_MAX_IMAGE_FORMAT_CONSTRAINTS,
+         .table = &ifc_schema},
 };
 #undef BCC
 const struct wire_schema wire_constraints_schema = SCHEMA("constraints", struct sysmem_constraints,
@@ -164,14 +254,18 @@ static const struct wire_schema memory_settings_schema = SCHEMA(
 static const struct wire_field single_settings_fields[] = {
         {.tag = 1, .type = WIRE_TABLE, .flags = WIRE_F_REQUIRED, .name = "buffer_settings",
          .offset = offsetof(struct sysmem_single_buffer_settings, buffer_settings), .table = &memory_settings_schema},
-        /* tag 2: image_format_constraints, added with the image-format layer */
+        {.tag = 2, .type = WIRE_TABLE, .flags = WIRE_F_PRESENCE, .name = "image_format_constraints",
+         .offset = offsetof(struct sysmem_single_buffer_settings, image_format_constraints),
+         .count_offset = offsetof(struct sysmem_single_buffer_settings, has_image_format_constraints),
+         .table = &ifs_schema},
 };
 static const struct wire_schema single_settings_schema = SCHEMA(
         "single_buffer_settings", struct sysmem_single_buffer_settings, single_settings_fields);
 
 static const struct wire_field buffer_fields[] = {
         {.tag = 1, .type = WIRE_FD, .name = "vmo", .offset = offsetof(struct wire_buffer, vmo)},
-        {.tag = 2, .type = WIRE_U64, .name = "vmo_usable_start", .offset = offsetof(struct wire_buffer, vmo_usable_start)},
+        {.tag = 2, .type = WIRE_U64, .name = "vmo_usable_start",
+         .offset = offsetof(struct wire_buffer, vmo_usable_start)},
 };
 static const struct wire_schema buffer_schema = SCHEMA("buffer", struct wire_buffer, buffer_fields);
 

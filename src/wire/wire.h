@@ -12,9 +12,13 @@
  *
  *   One message = one SOCK_SEQPACKET packet = a 16-byte header + a body of fields.
  *   header: u32 size (header + body, bytes), u16 opcode, u16 flags, u32 txid, u32 nfds,
- *           all little-endian.
- *   body:   fields, each: u16 tag, u8 type, u8 reserved (0), u32 length, then `length` bytes of
+ *           all little-endian. ERROR only with REPLY; EVENT never with REPLY.
+ *   body:   fields, each: u16 tag, u8 type, u8 field flags, u32 length, then `length` bytes of
  *           value, then zero padding to a multiple of 8. Tags strictly ascending within one table.
+ *   field flags: bit 0 CRITICAL ("must understand"); any other bit makes the message invalid.
+ *           A tag the schema does not know is skipped (after its framing is checked) so that newer
+ *           peers can add optional fields, unless it is CRITICAL or of type FD or FD_ARRAY: then
+ *           the message is invalid. The encoder never sets CRITICAL.
  *   fds:    travel as SCM_RIGHTS; a field of type FD holds a u32 index into them. Every fd sent
  *           must be referenced exactly once; nfds must equal the number of fds received.
  */
@@ -42,6 +46,8 @@ enum wire_type {
         WIRE_U32_ARRAY = 8,   /* length 4 * count; C: const uint32_t * + u32 count */
         WIRE_U64_ARRAY = 9,   /* length 8 * count; C: const uint64_t * + u32 count */
         WIRE_FD_ARRAY = 10,   /* length 4 * count of fd indices; C: const int * + u32 count */
+        WIRE_RECORD = 11,     /* the sub-schema's U32/U64 fields packed in tag order, no headers; C: embedded */
+        WIRE_RECORD_ARRAY = 12, /* count records back to back; C: pointer + u32 count, or inline (WIRE_F_INLINE) */
 };
 
 enum wire_field_flags {
@@ -49,6 +55,7 @@ enum wire_field_flags {
         WIRE_F_TRISTATE = 1u << 1,   /* BOOL decoded as enum sysmem_tristate (absent 0, false 1, true 2) */
         WIRE_F_INLINE = 1u << 2,     /* STRING stored in a char[max + 1] inside the struct */
         WIRE_F_TABLE_PTR = 1u << 3,  /* TABLE stored as a pointer (NULL when absent) instead of embedded */
+        WIRE_F_PRESENCE = 1u << 4,   /* U32/U64/TABLE: a bool at count_offset says "present" (0 can be sent) */
 };
 
 struct wire_schema;
@@ -59,9 +66,9 @@ struct wire_field {
         uint8_t flags; /* enum wire_field_flags */
         const char *name;
         uint32_t offset;       /* of the value (or pointer) in the C struct */
-        uint32_t count_offset; /* arrays: of the uint32_t element count */
-        uint32_t max;          /* strings: max bytes; arrays: max elements; 0: no field-specific cap */
-        const struct wire_schema *table; /* TABLE, TABLE_ARRAY: the element schema */
+        uint32_t count_offset; /* arrays: of the uint32_t element count; WIRE_F_PRESENCE: of the bool */
+        uint32_t max;          /* strings: max bytes; arrays: max elements (the capacity when inline) */
+        const struct wire_schema *table; /* TABLE, TABLE_ARRAY, RECORD, RECORD_ARRAY: the element schema */
 };
 
 struct wire_schema {
@@ -71,7 +78,11 @@ struct wire_schema {
         const struct wire_field *fields; /* sorted by tag */
 };
 
-/* A decoded message. Owns its fds (closed by wire_msg_free unless taken) and its arena. */
+/*
+ * A decoded message. Owns its fds (closed by wire_msg_free unless taken) and its arena, which
+ * holds the message, the body and everything the body points to; its size is bounded by the
+ * message size times a small factor that the schema's largest table decides.
+ */
 struct wire_msg {
         uint16_t opcode;
         uint16_t flags;
@@ -92,8 +103,10 @@ struct wire_limits {
 
 /*
  * Validates buf/fds against schema and decodes into a fresh body. Takes ownership of fds in every
- * case (on failure they are closed). On failure returns -EBADMSG (or -ENOMEM) and writes a
- * human-readable reason into err (if err_size > 0) naming the field that failed.
+ * case (on failure they are closed). On failure returns -EBADMSG (or -ENOMEM, or -EINVAL for
+ * invalid arguments) and writes a human-readable reason into err (if err_size > 0) naming the
+ * field that failed, e.g. "set_name.name: string of 70 bytes exceeds max 64". Absent fields
+ * read as zero, except FD fields, which read as -1 (at every depth).
  */
 int wire_decode(const struct wire_schema *schema, const uint8_t *buf, size_t len, int *fds, uint32_t nfds,
                 const struct wire_limits *limits, struct wire_msg **ret_msg, char *err, size_t err_size);
@@ -109,10 +122,12 @@ int wire_msg_take_fd(struct wire_msg *msg, int fd);
 
 /*
  * Encodes body (a struct described by schema) into buf. fds referenced by FD fields are appended,
- * not duplicated or owned, to ret_fds (capacity fds_cap). Absent optional scalar fields (zero,
- * SYSMEM_UNSET, empty string, NULL, count 0, fd -1) are omitted.
- * Returns 0, -EMSGSIZE when it does not fit, -EINVAL when a required field is absent or a value
- * exceeds the schema's max.
+ * not duplicated or owned, to ret_fds (capacity fds_cap) in the order they are met. Absent
+ * optional fields (zero, false, SYSMEM_UNSET, empty string, NULL, count 0, fd -1, and embedded
+ * tables all of whose fields are absent) are omitted; required fields are always written.
+ * Returns 0, -EMSGSIZE when the message or its fds do not fit, -EINVAL when a required field is
+ * absent, a value exceeds the schema's max or is not valid for its type, or the flags are invalid.
+ * On failure buf's contents are undefined and the ret_* outputs are untouched.
  */
 int wire_encode(const struct wire_schema *schema, uint16_t opcode, uint16_t flags, uint32_t txid, const void *body,
                 uint8_t *buf, size_t cap, size_t *ret_len, int *ret_fds, uint32_t fds_cap, uint32_t *ret_nfds);
