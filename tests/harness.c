@@ -49,11 +49,21 @@ static void untrack(pid_t *set, pid_t pid) {
                 }
 }
 
+static void describe_status(int status, char *buf, size_t size);
+
 static void kill_tracked(pid_t *set) {
         for (int i = 0; i < MAX_TRACKED; i++)
                 if (set[i] > 0) {
-                        kill(set[i], SIGKILL);
-                        (void)waitpid(set[i], NULL, 0);
+                        int status;
+                        if (set == tracked_daemons && waitpid(set[i], &status, WNOHANG) == set[i]) {
+                                /* A daemon that ended on its own is the likely cause of the test's failure. */
+                                char why[128];
+                                describe_status(status, why, sizeof why);
+                                fprintf(stderr, "note: sysmemd (pid %d) %s during the test\n", (int)set[i], why);
+                        } else {
+                                kill(set[i], SIGKILL);
+                                (void)waitpid(set[i], NULL, 0);
+                        }
                         set[i] = 0;
                         if (set == tracked_agents && tracked_agent_socks[i] >= 0) {
                                 close(tracked_agent_socks[i]);
@@ -169,8 +179,16 @@ static void list_fds(pid_t pid, char *buf, size_t size) {
 /* ---- the daemon ---- */
 
 bool h_daemon_alive(struct h_daemon *d) {
-        int status;
-        return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
+        if (d->died)
+                return false;
+        if (d->pid > 0 && waitpid(d->pid, &d->exit_status, WNOHANG) == d->pid) {
+                /* Reaped here, so h_daemon_stop can still tell how it ended; nobody cleans up after it. */
+                d->died = true;
+                untrack(tracked_daemons, d->pid);
+                unlink(d->socket);
+                rmdir(d->dir);
+        }
+        return d->pid > 0 && !d->died;
 }
 
 static bool try_connect(const char *path) {
@@ -269,6 +287,13 @@ void h_daemon_stop(struct h_daemon *d) {
                 return;
         pid_t pid = d->pid;
         d->pid = 0;
+        if (d->died) {
+                char why[128];
+                describe_status(d->exit_status, why, sizeof why);
+                unlink(d->socket);
+                rmdir(d->dir);
+                fail_msg("sysmemd %s before the test stopped it", why);
+        }
         kill(pid, SIGTERM);
         int status = 0;
         bool exited = wait_exit(pid, H_TIMEOUT_MS, &status);
@@ -307,8 +332,11 @@ void h_daemon_expect_fds(struct h_daemon *d, int expected) {
         int64_t deadline = h_now_ms() + H_FD_SETTLE_MS;
         int n;
         for (;;) {
-                if (!h_daemon_alive(d))
-                        fail_msg("sysmemd is gone while waiting for its fd count to return to %d", expected);
+                if (!h_daemon_alive(d)) {
+                        char why[128];
+                        describe_status(d->exit_status, why, sizeof why);
+                        fail_msg("sysmemd %s while the test waited for its fd count to return to %d", why, expected);
+                }
                 n = h_fd_count(d->pid);
                 if (n == expected)
                         return;

@@ -29,6 +29,8 @@ struct h_daemon {
         char dir[64];          /* private mkdtemp directory */
         char socket[PATH_MAX]; /* the daemon's listening socket in dir */
         int baseline_fds;      /* open fds right after start and warm-up */
+        bool died;             /* it ended on its own (found by h_daemon_alive); exit_status says how */
+        int exit_status;
 };
 
 /*

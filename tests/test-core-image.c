@@ -346,7 +346,7 @@ static const struct test_case cases[] = {
                 OK(FMT(NV12), .modifier = LIN, .color_space = REC709, .size_bytes = 15606, .raw_vmo_size = 16384),
         },
         {
-                .name = "gotcha 5: the reported constraints are the aggregate (lcm divisor, raised min_bpr, one colour)",
+                .name = "gotcha 5: the reported constraints are the aggregate (lcm divisor, raised min_bpr, 1 colour)",
                 .participants = {P("a", CAM, IFCS({F(ARGB8888), CS(SRGB, PASSTHROUGH), MIN_WH(100, 100),
                                                    .bytes_per_row_divisor = 3})),
                                  P("b", GPU, IFCS({F(ARGB8888), CS(PASSTHROUGH, SRGB), MIN_WH(1000, 10)}))},
@@ -521,7 +521,8 @@ static const struct test_case cases[] = {
                 .name = "colour DO_NOT_CARE from everyone fails after aggregation",
                 .participants = {P("a", CAM, IFCS({F(NV12), CS(CS_DNC), MIN_WH(64, 64)})),
                                  P("b", DISP, IFCS({F(NV12), CS(CS_DNC)}))},
-                FAILS("every participant left color_spaces DO_NOT_CARE for {(NV12, LINEAR)}",
+                FAILS("every image format that 'a' and 'b' together accept has color_spaces DO_NOT_CARE from every "
+                      "participant: {(NV12, LINEAR)}",
                       "at least one must name the colour spaces it accepts"),
         },
         {
@@ -604,12 +605,13 @@ static const struct test_case cases[] = {
         {
                 .name = "no pixel format at all fails",
                 .participants = {P("a", CAM, IFCS({CS(REC709), MIN_WH(64, 64)}))},
-                FAILS("'a': image_format_constraints[0].names no pixel format"),
+                FAILS("'a': image_format_constraints[0] names no pixel format"),
         },
         {
                 .name = "min_size above max_size fails",
                 .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(2000, 64), MAX_WH(1920, 1080)}))},
-                FAILS("'a': image_format_constraints[0] (NV12, LINEAR): min_size.width 2000 exceeds max_size.width 1920"),
+                FAILS("'a': image_format_constraints[0] (NV12, LINEAR): min_size.width 2000 exceeds "
+                      "max_size.width 1920"),
         },
         {
                 .name = "min_size above max_size only after rounding fails",
@@ -625,7 +627,8 @@ static const struct test_case cases[] = {
         },
         {
                 .name = "a min_size too wide for max_bytes_per_row: the §1 raise is skipped, sizing names the limit",
-                .participants = {P("a", CAM, IFCS({F(ARGB8888), CS(SRGB), MIN_WH(1000, 1), .max_bytes_per_row = 3000}))},
+                .participants = {P("a", CAM, IFCS({F(ARGB8888), CS(SRGB), MIN_WH(1000, 1),
+                                                   .max_bytes_per_row = 3000}))},
                 FAILS("the (ARGB8888, LINEAR) image of 1000x1 (min_size from 'a') needs bytes_per_row 4000",
                       "more than max_bytes_per_row 3000 (from 'a')"),
         },
@@ -657,12 +660,14 @@ static const struct test_case cases[] = {
         },
         {
                 .name = "start_offset_divisor above the page size fails",
-                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64), .start_offset_divisor = 8192}))},
+                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64),
+                                                   .start_offset_divisor = 8192}))},
                 FAILS("start_offset_divisor 8192 must be a power of two no larger than the page size 4096"),
         },
         {
                 .name = "start_offset_divisor at the page size is accepted and reported",
-                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64), .start_offset_divisor = 4096}))},
+                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64),
+                                                   .start_offset_divisor = 4096}))},
                 OK(FMT(NV12), .modifier = LIN, .color_space = REC709, .size_bytes = 6144, .raw_vmo_size = 8192,
                    .start_offset = 4096),
         },
@@ -703,7 +708,8 @@ static const struct test_case cases[] = {
         },
         {
                 .name = "pad_for_block_size needs a single-plane format: NV12 fails",
-                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64), .pad_for_block_size = {4, 1}}))},
+                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64),
+                                                   .pad_for_block_size = {4, 1}}))},
                 FAILS("(NV12, LINEAR): pad_for_block_size 4x1 needs a specific single-plane pixel format with the "
                       "LINEAR modifier"),
         },
@@ -748,7 +754,8 @@ static const struct test_case cases[] = {
         },
         {
                 .name = "pad_for_block_size of a list taken whole does not change the divisor (§3 notes)",
-                .participants = {P("b", GPU, IFCS({F(ARGB8888), CS(SRGB), MIN_WH(64, 1), .pad_for_block_size = {8, 1}}))},
+                .participants = {P("b", GPU, IFCS({F(ARGB8888), CS(SRGB), MIN_WH(64, 1),
+                                                   .pad_for_block_size = {8, 1}}))},
                 OK(FMT(ARGB8888), .modifier = LIN, .color_space = SRGB, .size_bytes = 256, .raw_vmo_size = 4096,
                    .pad = {8, 1}, .divisor = 4),
         },
@@ -756,8 +763,8 @@ static const struct test_case cases[] = {
                 .name = "pad 2x2 needs max_size.width below 2^31 after aggregation",
                 .participants = {P("a", CAM, IFCS({F(ARGB8888), CS(SRGB), MIN_WH(64, 64), MAX_WH(0x90000000u, 64),
                                                    .pad_for_block_size = {2, 2}}))},
-                FAILS("aggregated image_format_constraints (ARGB8888, LINEAR): pad_for_block_size 2x2 (from 'a') with a "
-                      "height above 1 needs max_size.width below 2147483648"),
+                FAILS("aggregated image_format_constraints (ARGB8888, LINEAR): pad_for_block_size 2x2 (from 'a') "
+                      "with a height above 1 needs max_size.width below 2147483648"),
         },
         {
                 .name = "pad_beyond_image_size_bytes takes the max and pads raw_vmo_size only",
@@ -771,7 +778,7 @@ static const struct test_case cases[] = {
                 .name = "padding beyond max_size_bytes fails",
                 .participants = {P("a", CAM, MAX_SIZE(4096), IFCS({F(ARGB8888), CS(SRGB), MIN_WH(1024, 1),
                                                                    .pad_beyond_image_size_bytes = 1}))},
-                FAILS("size_bytes 4096", "padded to 4097 (pad_beyond_image_size_bytes) exceeds "
+                FAILS("size_bytes 4096", "padded to 4097 (pad_beyond_image_size_bytes from 'a') exceeds "
                       "buffer_memory_constraints.max_size_bytes 4096 (from 'a')"),
         },
         {
@@ -861,14 +868,16 @@ static const struct test_case cases[] = {
         {
                 .name = "fan-out: (DO_NOT_CARE, DO_NOT_CARE) alone leaves nothing specific",
                 .participants = {P("any", CAM, IFCS({F_DNC, CS(CS_DNC), MIN_WH(64, 64)}))},
-                FAILS("every image format left has a DO_NOT_CARE pixel_format or modifier: "
-                      "{(DO_NOT_CARE, DO_NOT_CARE)}", "at least one participant must name a specific value"),
+                FAILS("every image format that 'any' accepts has a DO_NOT_CARE pixel_format or pixel_format_modifier: "
+                      "{(DO_NOT_CARE, DO_NOT_CARE)}",
+                      "at least one participant must name a specific value"),
         },
         {
                 .name = "fan-out: two DO_NOT_CARE participants still leave nothing specific",
                 .participants = {P("a", CAM, IFCS({F_DNC, CS(CS_DNC), MIN_WH(64, 64)})),
                                  P("b", GPU, IFCS({F(NV12), M(M_DNC), CS(REC709)}))},
-                FAILS("every image format left has a DO_NOT_CARE pixel_format or modifier: {(NV12, DO_NOT_CARE)}"),
+                FAILS("every image format that 'a' and 'b' together accept has a DO_NOT_CARE pixel_format or "
+                      "pixel_format_modifier: {(NV12, DO_NOT_CARE)}"),
         },
         {
                 .name = "fan-out: a partly DO_NOT_CARE entry is completed by a third participant",
@@ -916,7 +925,8 @@ static const struct test_case cases[] = {
                 .participants = {P("a", CAM, IFCS({F(ARGB8888), CS(SRGB), MIN_WH(64, 64),
                                                    .is_alpha_present = SYSMEM_TRUE})),
                                  P("b", DISP, IFCS({F(ARGB8888), CS(SRGB), .is_alpha_present = SYSMEM_FALSE}))},
-                FAILS("'a' and 'b' share (ARGB8888, LINEAR), but is_alpha_present is true (from 'a') but false (from 'b')"),
+                FAILS("'a' and 'b' share (ARGB8888, LINEAR), but is_alpha_present is true (from 'a') and false "
+                      "(from 'b')"),
         },
         {
                 .name = "is_alpha_present set on one side is taken and kept for a format with alpha",
@@ -927,7 +937,8 @@ static const struct test_case cases[] = {
         },
         {
                 .name = "is_alpha_present is cleared for a format without an A or X channel",
-                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64), .is_alpha_present = SYSMEM_TRUE}))},
+                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64),
+                                                   .is_alpha_present = SYSMEM_TRUE}))},
                 OK(FMT(NV12), .modifier = LIN, .color_space = REC709, .size_bytes = 6144, .raw_vmo_size = 8192,
                    .check_alpha = true, .alpha = SYSMEM_UNSET),
         },
@@ -967,7 +978,8 @@ static const struct test_case cases[] = {
         },
         {
                 .name = "a required_min_size below another's min_size fails after aggregation",
-                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64), .required_min_size = {320, 240}})),
+                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64),
+                                                   .required_min_size = {320, 240}})),
                                  P("b", DISP, IFCS({F(NV12), CS(REC709), MIN_WH(640, 480)}))},
                 FAILS("required_min_size 320x240 (from 'a') is smaller than min_size 640x480 (from 'b')"),
         },
@@ -1009,7 +1021,8 @@ static const struct test_case cases[] = {
         },
         {
                 .name = "a required size with more pixels than max_width_times_height fails in sizing",
-                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64), .max_width_times_height = 100000})),
+                .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64),
+                                                   .max_width_times_height = 100000})),
                                  P("b", DISP, IFCS({F(NV12), CS(REC709), RMS({1000, 1000})}))},
                 FAILS("the (NV12, LINEAR) image of 1000x1000 (required size 1000x1000 from 'b') has 1000000 pixels, "
                       "more than max_width_times_height 100000 (from 'a')"),
@@ -1093,7 +1106,8 @@ static const struct test_case cases[] = {
         /* ---- caps (§2) ---- */
         {
                 .name = "33 colour spaces fail",
-                .participants = {P("a", CAM, IFCS({F(NV12), .color_spaces = color_spaces_33, .color_space_count = 33}))},
+                .participants = {P("a", CAM, IFCS({F(NV12), .color_spaces = color_spaces_33,
+                                                   .color_space_count = 33}))},
                 FAILS("'a': image_format_constraints[0].color_space_count 33 exceeds the limit of 32"),
         },
         {
@@ -1115,7 +1129,8 @@ static const struct test_case cases[] = {
         },
         {
                 .name = "more than 512 flattened entries in one participant fail",
-                .participants = {P("a", CAM, .image_format_constraints = ifcs_9x64, .image_format_constraint_count = 9)},
+                .participants = {P("a", CAM, .image_format_constraints = ifcs_9x64,
+                                   .image_format_constraint_count = 9)},
                 FAILS("'a': image_format_constraints expand to more than 512"),
         },
         {
@@ -1124,8 +1139,8 @@ static const struct test_case cases[] = {
                                                    .required_max_size_count = 40})),
                                  P("b", DISP, IFCS({F(R8), CS(SRGB), .required_max_size_list = sizes_line_b,
                                                     .required_max_size_count = 40}))},
-                FAILS("image_format_constraints (R8, LINEAR): with 'b''s required_max_size_list, more than 64 required "
-                      "sizes remain"),
+                FAILS("image_format_constraints (R8, LINEAR): with the required_max_size_list of 'b', more than 64 "
+                      "required sizes remain"),
         },
 };
 /* clang-format on */

@@ -474,6 +474,8 @@ static void run_hostile_case(struct h_daemon *d, struct sysmem_allocator *a, siz
                 r = h_wait_allocated(coll, H_TIMEOUT_MS, NULL);
         else
                 r = sysmem_node_sync(target);
+        if (!h_daemon_alive(d))
+                fail_msg("%s: sysmemd died", what);
         if (r >= 0)
                 fail_msg("%s: the daemon accepted it (the next call on the node succeeded)", what);
         if (h_now_ms() - start > 5000)
@@ -580,6 +582,8 @@ static void test_hostile_allocator_input(void **state) {
                 send_allocator_garbage(sysmem_allocator_get_fd(bad), (enum allocator_garbage)kind);
                 struct sysmem_token *t = NULL;
                 int r = sysmem_allocator_allocate_shared(bad, &t);
+                if (!h_daemon_alive(&d))
+                        fail_msg("garbage kind %d: sysmemd died", kind);
                 if (r >= 0)
                         fail_msg("garbage kind %d: the allocator connection still works afterwards", kind);
                 sysmem_allocator_free(bad);

@@ -72,7 +72,11 @@ int sysmem_token_duplicate(struct sysmem_token *token, uint32_t rights_attenuati
                            struct sysmem_token **ret_token);
 int sysmem_token_duplicate_sync(struct sysmem_token *token, uint32_t count, const uint32_t *rights_attenuation_masks,
                                 struct sysmem_token **ret_tokens);
-/* Exchanges the token for a collection on the same socket; consumes token (even on failure). */
+/*
+ * Exchanges the token for a collection on the same socket; consumes token (even on failure). If the
+ * collection has already failed, this still succeeds and the collection's next call returns the error
+ * (sysmem_node_error_message() says why).
+ */
 int sysmem_token_bind(struct sysmem_token *token, struct sysmem_collection **ret_collection);
 /* Clean exit: this participant sets no constraints and does not block allocation. Frees token. */
 int sysmem_token_release(struct sysmem_token *token);

@@ -590,7 +590,11 @@ SYSMEM_EXPORT int sysmem_token_bind(struct sysmem_token *t, struct sysmem_collec
         }
         struct wire_empty e = {0};
         int r = node_oneway(&t->node, WIRE_OP_BIND, &e);
-        if (r < 0) {
+        /*
+         * A token whose collection already failed still becomes a (failed) collection object, so that the
+         * caller can learn why from it; only a local failure (out of memory) loses the token.
+         */
+        if (r < 0 && !t->node.failed) {
                 sysmem_token_close(t);
                 return r;
         }

@@ -1,5 +1,4 @@
-/* ifc-merge.c: image-format lists folded across participants (§3, §3.1) and finished for the settings (§3.2,
- * kAggregated). */
+/* ifc-merge.c: image-format lists folded across participants (§3, §3.1), then finished (§3.2, kAggregated). */
 #include "core-internal.h"
 
 #include <errno.h>
@@ -209,7 +208,7 @@ static void append_merge_reason(struct core_text *t, const struct merge_note *no
                 core_text_appendf(t, " (from %s)", them.text);
                 break;
         case MERGE_ALPHA:
-                core_text_appendf(t, "is_alpha_present is %s%s but %s (from %s)",
+                core_text_appendf(t, "is_alpha_present is %s%s and %s (from %s)",
                                   a->is_alpha_present == SYSMEM_TRUE ? "true" : "false",
                                   core_from(participants, a->from.alpha).text,
                                   b->is_alpha_present == SYSMEM_TRUE ? "true" : "false", them.text);
@@ -285,7 +284,8 @@ int core_accumulate_ifcs(struct core_accumulator *acc, const struct core_partici
         if (c->ifc_count == 0)
                 return 0; /* no image formats: the aggregate's stay as they are */
         if (acc->ifc_participant_count == 0) {
-                /* The first list is taken whole, merged with nothing (§3 notes); its work list becomes the aggregate's.
+                /* The first list is taken whole and merged with nothing (§3 notes); its work list is now the
+                 * aggregate's.
                  */
                 acc->c.ifcs = c->ifcs;
                 acc->c.ifc_count = c->ifc_count;
@@ -338,8 +338,8 @@ int core_accumulate_ifcs(struct core_accumulator *acc, const struct core_partici
                         core_text_appendf(&t, "image_format_constraints ");
                         core_append_key(&t, a->pixel_format, a->pixel_format_modifier);
                         core_text_appendf(&t,
-                                          ": with %s's required_max_size_list, more than %u required sizes remain "
-                                          "that no other one covers",
+                                          ": with the required_max_size_list of %s, more than %u required sizes "
+                                          "remain that no other one covers",
                                           core_label(participants, index).text, SYSMEM_MAX_REQUIRED_MAX_SIZES);
                         return -EINVAL;
                 }
@@ -365,11 +365,15 @@ int core_accumulate_ifcs(struct core_accumulator *acc, const struct core_partici
 
 /* ---- after the last participant ---- */
 
-static int fail_list(struct core_failure *failure, const char *what, const struct core_ifc *list, uint32_t count,
+/* "every image format that 'a' and 'b' together accept <what>: {(NV12, DO_NOT_CARE)}<hint>" */
+static int fail_list(const struct core_accumulator *acc, const struct core_participant *participants,
+                     struct core_failure *failure, const char *what, const struct core_ifc *list, uint32_t count,
                      const char *hint) {
         struct core_text t;
         core_fail_begin(failure, &t);
-        core_text_appendf(&t, "%s ", what);
+        core_text_appendf(&t, "every image format that ");
+        append_acc_side(&t, acc, participants);
+        core_text_appendf(&t, " accept%s %s: ", acc->ifc_participant_count == 1 ? "s" : "", what);
         core_append_ifc_keys(&t, list, count, true);
         core_text_appendf(&t, "%s", hint);
         return -EINVAL;
@@ -409,8 +413,8 @@ int core_finish_ifcs(struct core_accumulator *acc, const struct core_participant
                 if (!key_has_dnc(&list[i]))
                         core_ifc_copy(&list[kept++], &list[i]);
         if (kept == 0)
-                return fail_list(failure, "every image format left has a DO_NOT_CARE pixel_format or modifier:", list,
-                                 n, "; at least one participant must name a specific value for each");
+                return fail_list(acc, participants, failure, "has a DO_NOT_CARE pixel_format or pixel_format_modifier",
+                                 list, n, "; at least one participant must name a specific value for each");
         n = kept;
 
         /* And someone must have constrained the colour space (§3.2). */
@@ -419,8 +423,8 @@ int core_finish_ifcs(struct core_accumulator *acc, const struct core_participant
                 if (!(list[i].color_spaces & CORE_CS_DNC))
                         core_ifc_copy(&list[kept++], &list[i]);
         if (kept == 0)
-                return fail_list(failure, "every participant left color_spaces DO_NOT_CARE for", list, n,
-                                 "; at least one must name the colour spaces it accepts");
+                return fail_list(acc, participants, failure, "has color_spaces DO_NOT_CARE from every participant",
+                                 list, n, "; at least one must name the colour spaces it accepts");
         n = kept;
 
         /* One colour space per entry: the best by the fixed rank. */

@@ -1,5 +1,5 @@
-/* ifc.c: image format constraints of one participant flattened, defaulted, adjusted and checked (§1, §2), and the
- * aggregate re-checked. */
+/* ifc.c: one participant's image formats flattened, defaulted, adjusted and checked (§1, §2); the aggregate re-checked.
+ */
 #include "core-internal.h"
 
 #include <errno.h>
@@ -193,7 +193,7 @@ static int input_fail(const struct check *k, uint32_t input, const char *fmt, ..
 static int input_fail(const struct check *k, uint32_t input, const char *fmt, ...) {
         struct core_text t;
         core_fail_begin(k->failure, &t);
-        core_text_appendf(&t, "%s: image_format_constraints[%" PRIu32 "].", core_label(k->participants, k->index).text,
+        core_text_appendf(&t, "%s: image_format_constraints[%" PRIu32 "]", core_label(k->participants, k->index).text,
                           input);
         va_list ap;
         va_start(ap, fmt);
@@ -436,7 +436,7 @@ static int color_space_mask(const struct check *k, const struct sysmem_image_for
         uint32_t mask = 0;
         if (in->color_space_count == 0)
                 return input_fail(k, i,
-                                  "color_spaces is empty: list the colour spaces the participant accepts, or "
+                                  ".color_spaces is empty: list the colour spaces the participant accepts, or "
                                   "DO_NOT_CARE alone");
         for (uint32_t j = 0; j < in->color_space_count; j++) {
                 uint32_t cs = in->color_spaces[j];
@@ -445,11 +445,11 @@ static int color_space_mask(const struct check *k, const struct sysmem_image_for
                 else if (cs <= SYSMEM_COLOR_SPACE_PASSTHROUGH)
                         mask |= 1u << cs;
                 else
-                        return input_fail(k, i, "color_spaces[%" PRIu32 "] %" PRIu32 " is not a colour space", j, cs);
+                        return input_fail(k, i, ".color_spaces[%" PRIu32 "] %" PRIu32 " is not a colour space", j, cs);
         }
         if ((mask & CORE_CS_DNC) && in->color_space_count > 1)
                 return input_fail(k, i,
-                                  "color_spaces has DO_NOT_CARE among %" PRIu32 " entries; DO_NOT_CARE must be "
+                                  ".color_spaces has DO_NOT_CARE among %" PRIu32 " entries; DO_NOT_CARE must be "
                                   "the only entry",
                                   in->color_space_count);
         *ret = mask;
@@ -483,7 +483,7 @@ static int make_template(const struct check *k, const struct sysmem_image_format
         t->size_alignment.width = in->size_alignment.width ? in->size_alignment.width : 1;
         t->size_alignment.height = in->size_alignment.height ? in->size_alignment.height : 1;
         if (!is_pow2(t->size_alignment.width) || !is_pow2(t->size_alignment.height))
-                return input_fail(k, i, "size_alignment %" PRIu32 "x%" PRIu32 " must be a power of two per axis",
+                return input_fail(k, i, ".size_alignment %" PRIu32 "x%" PRIu32 " must be a power of two per axis",
                                   t->size_alignment.width, t->size_alignment.height);
         /* With the client's own alignment, before the format's (newest snapshot): min_size is never 0x0 after. */
         if (t->min_size.width < t->size_alignment.width)
@@ -495,7 +495,7 @@ static int make_template(const struct check *k, const struct sysmem_image_format
         t->display_rect_alignment.height = in->display_rect_alignment.height ? in->display_rect_alignment.height : 1;
         if (!is_pow2(t->display_rect_alignment.width) || !is_pow2(t->display_rect_alignment.height))
                 return input_fail(k, i,
-                                  "display_rect_alignment %" PRIu32 "x%" PRIu32 " must be a power of two per axis",
+                                  ".display_rect_alignment %" PRIu32 "x%" PRIu32 " must be a power of two per axis",
                                   t->display_rect_alignment.width, t->display_rect_alignment.height);
 
         /* The required region starts empty: required_min_size MAX, required_max_size 0 (§1). */
@@ -507,13 +507,13 @@ static int make_template(const struct check *k, const struct sysmem_image_format
         t->start_offset_divisor = in->start_offset_divisor ? in->start_offset_divisor : 1;
         t->require_bytes_per_row_at_pixel_boundary = in->require_bytes_per_row_at_pixel_boundary;
         if ((unsigned)in->is_alpha_present > SYSMEM_TRUE)
-                return input_fail(k, i, "is_alpha_present has invalid value %u (0 unset, 1 false, 2 true)",
+                return input_fail(k, i, ".is_alpha_present has invalid value %u (0 unset, 1 false, 2 true)",
                                   (unsigned)in->is_alpha_present);
         t->is_alpha_present = in->is_alpha_present;
         t->pad_for_block_size.width = in->pad_for_block_size.width ? in->pad_for_block_size.width : 1;
         t->pad_for_block_size.height = in->pad_for_block_size.height ? in->pad_for_block_size.height : 1;
         if (!is_pow2(t->pad_for_block_size.width) || !is_pow2(t->pad_for_block_size.height))
-                return input_fail(k, i, "pad_for_block_size %" PRIu32 "x%" PRIu32 " must be a power of two per axis",
+                return input_fail(k, i, ".pad_for_block_size %" PRIu32 "x%" PRIu32 " must be a power of two per axis",
                                   t->pad_for_block_size.width, t->pad_for_block_size.height);
         t->pad_beyond_image_size_bytes = in->pad_beyond_image_size_bytes;
 
@@ -521,7 +521,7 @@ static int make_template(const struct check *k, const struct sysmem_image_format
                 struct sysmem_size s = in->required_max_size_list[j];
                 if (s.width == 0 || s.height == 0)
                         return input_fail(k, i,
-                                          "required_max_size_list[%" PRIu32 "] is %" PRIu32 "x%" PRIu32
+                                          ".required_max_size_list[%" PRIu32 "] is %" PRIu32 "x%" PRIu32
                                           "; both dimensions must be non-zero",
                                           j, s.width, s.height);
         }
@@ -534,30 +534,30 @@ static int make_template(const struct check *k, const struct sysmem_image_format
 
 static int check_input_shape(const struct check *k, const struct sysmem_image_format_constraints *in, uint32_t i) {
         if (in->color_space_count > SYSMEM_MAX_COLOR_SPACES)
-                return input_fail(k, i, "color_space_count %" PRIu32 " exceeds the limit of %u", in->color_space_count,
+                return input_fail(k, i, ".color_space_count %" PRIu32 " exceeds the limit of %u", in->color_space_count,
                                   SYSMEM_MAX_COLOR_SPACES);
         if (in->color_space_count > 0 && !in->color_spaces)
-                return input_fail(k, i, "color_spaces is NULL but color_space_count is %" PRIu32,
+                return input_fail(k, i, ".color_spaces is NULL but color_space_count is %" PRIu32,
                                   in->color_space_count);
         if (in->pixel_format_and_modifier_count > SYSMEM_MAX_FORMAT_PAIRS)
-                return input_fail(k, i, "pixel_format_and_modifier_count %" PRIu32 " exceeds the limit of %u",
+                return input_fail(k, i, ".pixel_format_and_modifier_count %" PRIu32 " exceeds the limit of %u",
                                   in->pixel_format_and_modifier_count, SYSMEM_MAX_FORMAT_PAIRS);
         if (in->pixel_format_and_modifier_count > 0 && !in->pixel_format_and_modifiers)
                 return input_fail(k, i,
-                                  "pixel_format_and_modifiers is NULL but pixel_format_and_modifier_count is %" PRIu32,
+                                  ".pixel_format_and_modifiers is NULL but pixel_format_and_modifier_count is %" PRIu32,
                                   in->pixel_format_and_modifier_count);
         if (in->required_max_size_count > SYSMEM_MAX_REQUIRED_MAX_SIZES)
-                return input_fail(k, i, "required_max_size_count %" PRIu32 " exceeds the limit of %u",
+                return input_fail(k, i, ".required_max_size_count %" PRIu32 " exceeds the limit of %u",
                                   in->required_max_size_count, SYSMEM_MAX_REQUIRED_MAX_SIZES);
         if (in->required_max_size_count > 0 && !in->required_max_size_list)
-                return input_fail(k, i, "required_max_size_list is NULL but required_max_size_count is %" PRIu32,
+                return input_fail(k, i, ".required_max_size_list is NULL but required_max_size_count is %" PRIu32,
                                   in->required_max_size_count);
         if (in->has_pixel_format_modifier && in->pixel_format == 0)
                 return input_fail(k, i,
-                                  "pixel_format_modifier is set but pixel_format is not; a modifier belongs to a "
+                                  ".pixel_format_modifier is set but pixel_format is not; a modifier belongs to a "
                                   "pixel format");
         if (in->pixel_format == 0 && in->pixel_format_and_modifier_count == 0)
-                return input_fail(k, i, "names no pixel format: set pixel_format or pixel_format_and_modifiers");
+                return input_fail(k, i, " names no pixel format: set pixel_format or pixel_format_and_modifiers");
         return 0;
 }
 
@@ -649,19 +649,19 @@ int core_sanitize_ifcs(const struct core_participant *participants, size_t index
                                         m = DRM_FORMAT_MOD_LINEAR;
                                 if (m == DRM_FORMAT_MOD_INVALID)
                                         return input_fail(&k, i,
-                                                          "pixel_format_modifier is DRM_FORMAT_MOD_INVALID "
+                                                          ".pixel_format_modifier is DRM_FORMAT_MOD_INVALID "
                                                           "(0x00ffffffffffffff)");
                         } else {
                                 f = ifc->pixel_format_and_modifiers[list_index].pixel_format;
                                 m = ifc->pixel_format_and_modifiers[list_index].pixel_format_modifier;
                                 if (f == 0)
                                         return input_fail(&k, i,
-                                                          "pixel_format_and_modifiers[%" PRIu32 "].pixel_format is 0 "
+                                                          ".pixel_format_and_modifiers[%" PRIu32 "].pixel_format is 0 "
                                                           "(DRM_FORMAT_INVALID)",
                                                           list_index);
                                 if (m == DRM_FORMAT_MOD_INVALID)
                                         return input_fail(&k, i,
-                                                          "pixel_format_and_modifiers[%" PRIu32
+                                                          ".pixel_format_and_modifiers[%" PRIu32
                                                           "].pixel_format_modifier "
                                                           "is DRM_FORMAT_MOD_INVALID (0x00ffffffffffffff)",
                                                           list_index);

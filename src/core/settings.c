@@ -1,5 +1,4 @@
-/* settings.c: what a checked aggregate yields (aggregation §4, §5): buffer count, heap, coherency domain, image format,
- * sizes. */
+/* settings.c: what a checked aggregate yields (aggregation §4, §5): count, heap, domain, image format, sizes. */
 #include "core-internal.h"
 
 #include <errno.h>
@@ -587,10 +586,13 @@ static int choose_sizes(const struct core_accumulator *acc, const struct core_pa
                 padded = MAX(block, beyond);
                 if (padded > a->max_size_bytes)
                         return core_fail(failure,
-                                         "size_bytes %" PRIu64 " (%s) padded to %" PRIu64 " (%s) exceeds "
+                                         "size_bytes %" PRIu64 " (%s) padded to %" PRIu64 " (%s from %s) exceeds "
                                          "buffer_memory_constraints.max_size_bytes %" PRIu64 " (from %s)",
                                          size, origin.text, padded,
                                          block >= beyond ? "pad_for_block_size" : "pad_beyond_image_size_bytes",
+                                         core_label(participants,
+                                                    block >= beyond ? chosen->from.pad_width : chosen->from.pad_beyond)
+                                                 .text,
                                          a->max_size_bytes, core_label(participants, acc->max_size_from).text);
                 if (padded > size) {
                         char note[CORE_LABEL_SIZE + 64];
