@@ -34,9 +34,18 @@ struct cmd {
         uint64_t size;
 };
 
-static void fail(const char *what, int r) {
-        fprintf(stderr, "bench-share: %s: %s\n", what, strerror(r < 0 ? -r : r));
+static pid_t daemon_pid, main_pid;
+
+/* Exits; from the main process it stops sysmemd first, which would otherwise outlive a failed run. */
+static _Noreturn void bail(void) {
+        if (daemon_pid > 0 && getpid() == main_pid)
+                kill(daemon_pid, SIGTERM);
         exit(1);
+}
+
+static _Noreturn void fail(const char *what, int r) {
+        fprintf(stderr, "bench-share: %s: %s\n", what, strerror(r < 0 ? -r : r));
+        bail();
 }
 
 static uint64_t now_ns(void) {
@@ -100,7 +109,7 @@ static void read_byte(int sock, char want) {
         if (n != 1 || c != want) {
                 fprintf(stderr, "bench-share: expected '%c' from the peer, got %s\n", want,
                         n == 1 ? "another byte" : "nothing (it died)");
-                exit(1);
+                bail();
         }
 }
 
@@ -116,7 +125,7 @@ static void check_fd_size(int fd, uint64_t size) {
         if ((uint64_t)st.st_size != size) {
                 fprintf(stderr, "bench-share: buffer of %lld bytes, expected %" PRIu64 "\n", (long long)st.st_size,
                         size);
-                exit(1);
+                bail();
         }
 }
 
@@ -194,8 +203,6 @@ static int peer_main(int sock) {
 }
 
 /* ---- the daemon ---- */
-
-static pid_t daemon_pid;
 
 static int daemon_fd_count(void) {
         char path[64];
@@ -374,6 +381,7 @@ int main(int argc, char **argv) {
         char path[256];
         snprintf(path, sizeof path, "%s/socket", dir);
         setenv("SYSMEM_SOCKET", path, 1);
+        main_pid = getpid();
         daemon_pid = start_daemon(sysmemd, path);
 
         int sv[2];

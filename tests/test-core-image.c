@@ -1586,7 +1586,88 @@ static void test_many_participants(void **state) {
         assert_int_equal(f->color_space, SRGB);
 }
 
+/*
+ * The fan-out guard (§3.1) is hard to reach: an aggregate entry meets at most one entry of a participant (two
+ * that met the same one would be combinable with each other). It takes a participant whose DO_NOT_CARE entries
+ * multiply against a long aggregate while its specific entries add to them: 'a' gives the 70 ARGB8888 pairs and
+ * 440 (DO_NOT_CARE, unknown modifier) entries; 'b' gives (ARGB8888, DO_NOT_CARE), the same 440 and 71 specific
+ * pairs of other formats, which fan out to 70 + 440 + 71 = 581 entries.
+ */
+static void test_fan_out_guard(void **state) {
+        (void)state;
+        static struct sysmem_pixel_format_and_modifier a_pairs[512], b_pairs[512];
+        static struct sysmem_image_format_constraints a_ifcs[8], b_ifcs[8];
+        static const uint64_t intel[] = {LIN, XT, YT, YFT, YCCS, YFCCS};
+        static const uint32_t cs[] = {PASSTHROUGH};
+        uint32_t na = 0, nb = 0;
+
+        for (size_t m = 0; m < ARRAY_LEN(intel); m++)
+                a_pairs[na++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_ARGB8888, intel[m]};
+        for (uint64_t block = AFBC_FORMAT_MOD_BLOCK_SIZE_16x16; block <= AFBC_FORMAT_MOD_BLOCK_SIZE_32x8; block++)
+                for (uint64_t flags = 0; flags < 32; flags++) {
+                        static const uint64_t bits[] = {AFBC_FORMAT_MOD_YTR, AFBC_FORMAT_MOD_SPLIT,
+                                                        AFBC_FORMAT_MOD_SPARSE, AFBC_FORMAT_MOD_TILED,
+                                                        AFBC_FORMAT_MOD_BCH};
+                        uint64_t mode = block;
+                        for (unsigned b = 0; b < 5; b++)
+                                if (flags & (1u << b))
+                                        mode |= bits[b];
+                        a_pairs[na++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_ARGB8888,
+                                                                                  DRM_FORMAT_MOD_ARM_AFBC(mode)};
+                }
+        assert_int_equal(na, 70);
+        b_pairs[nb++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_ARGB8888, M_DNC};
+        for (uint32_t j = 0; j < 440; j++) {
+                struct sysmem_pixel_format_and_modifier unknown = {SYSMEM_PIXEL_FORMAT_DO_NOT_CARE, 0x100000 + j};
+                a_pairs[na++] = unknown;
+                b_pairs[nb++] = unknown;
+        }
+        for (size_t m = 0; m < ARRAY_LEN(intel); m++)
+                b_pairs[nb++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_XRGB8888, intel[m]};
+        for (size_t i = 0; i < 65; i++) /* ABGR8888 has the same 70 pairs as ARGB8888 */
+                b_pairs[nb++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_ABGR8888,
+                                                                          a_pairs[i].pixel_format_modifier};
+        assert_int_equal(na, 510);
+        assert_int_equal(nb, 512);
+        for (uint32_t i = 0; i < 8; i++) {
+                a_ifcs[i] = (struct sysmem_image_format_constraints){.pixel_format_and_modifiers = a_pairs + 64 * i,
+                                                                     .pixel_format_and_modifier_count =
+                                                                             MIN(64u, na - 64 * i),
+                                                                     .color_spaces = cs,
+                                                                     .color_space_count = 1,
+                                                                     .min_size = {64, 64}};
+                b_ifcs[i] = a_ifcs[i];
+                b_ifcs[i].pixel_format_and_modifiers = b_pairs + 64 * i;
+                b_ifcs[i].pixel_format_and_modifier_count = 64;
+        }
+        const struct sysmem_constraints ca = {CAM, .image_format_constraints = a_ifcs,
+                                              .image_format_constraint_count = 8};
+        const struct sysmem_constraints cb = {GPU, .image_format_constraints = b_ifcs,
+                                              .image_format_constraint_count = 8};
+        struct core_participant p[] = {{&ca, "a"}, {&cb, "b"}};
+        struct core_config config = {.heaps = heaps_default, .heap_count = 1, .limits = limits_default};
+        struct core_result result;
+        struct core_failure failure;
+        assert_int_equal(core_aggregate(p, 2, &config, &result, &failure), -EINVAL);
+        if (!strstr(failure.message, "while folding in 'b', makes more than 512 entries"))
+                print_error("%s\n", failure.message);
+        assert_non_null(strstr(failure.message, "while folding in 'b', makes more than 512 entries"));
+
+        /* Without the 71 specific pairs 'b' fans out to 510 entries, and the 70 ARGB8888 pairs are agreed. */
+        b_ifcs[6].pixel_format_and_modifier_count = 441 - 6 * 64;
+        const struct sysmem_constraints cb_fewer = {GPU, .image_format_constraints = b_ifcs,
+                                                    .image_format_constraint_count = 7};
+        p[1].constraints = &cb_fewer;
+        int r = core_aggregate(p, 2, &config, &result, &failure);
+        if (r < 0)
+                print_error("%s\n", failure.message);
+        assert_int_equal(r, 0);
+        assert_int_equal(result.settings.image_format_constraints.pixel_format, DRM_FORMAT_ARGB8888);
+        assert_int_equal(result.settings.image_format_constraints.pixel_format_modifier, LIN);
+}
+
 static const struct CMUnitTest extra_tests[] = {
+        cmocka_unit_test(test_fan_out_guard),
         cmocka_unit_test(test_data_file_is_the_builtin_table),
         cmocka_unit_test(test_parser_accepts),
         cmocka_unit_test(test_parser_rejects),

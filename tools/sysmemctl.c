@@ -8,6 +8,8 @@
 
 #include <json-c/json.h>
 
+#include <sysmem/sysmem.h>
+
 #include "common/util.h"
 #include "constraints-json.h"
 #include "core/core.h"
@@ -69,11 +71,13 @@ static struct sysmem_size sized_image(const struct sysmem_image_format_settings 
         return s;
 }
 
+/* The library's own answer, so that the CLI and every client agree on what a size allows. */
 static bool layout_at(const struct sysmem_image_format_settings *f, struct sysmem_size size, uint32_t *ret_bpr,
                       struct sysmem_plane_layout *ret) {
-        if (!image_format_minimum_row_bytes(f, size.width, ret_bpr))
+        if (sysmem_image_layout(f, size.width, size.height, ret) < 0)
                 return false;
-        return image_format_plane_layout(f->pixel_format, f->pixel_format_modifier, size, *ret_bpr, ret);
+        *ret_bpr = ret->bytes_per_row[0];
+        return true;
 }
 
 static json_object *size_json(struct sysmem_size s) {

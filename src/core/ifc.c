@@ -1,5 +1,4 @@
-/* ifc.c: one participant's image formats flattened, defaulted, adjusted and checked (§1, §2); the aggregate re-checked.
- */
+/* ifc.c: one participant's image formats flattened, defaulted, adjusted, checked (§1, §2); the aggregate rechecked. */
 #include "core-internal.h"
 
 #include <errno.h>
