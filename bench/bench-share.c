@@ -229,6 +229,27 @@ static bool daemon_settle(int want, int timeout_ms) {
         return false;
 }
 
+/*
+ * From the scheduler's own accounting (/proc/PID/schedstat: run ns, wait ns, timeslices): the CPU time a
+ * process has run, finer than utime/stime ticks, or (field 2) how often it was switched in, i.e. woke up.
+ */
+static uint64_t schedstat(pid_t pid, int field) {
+        char path[64], buf[128] = "";
+        snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = 0;
+        char *p = buf;
+        for (int i = 0; i < field; i++)
+                strtoull(p, &p, 10);
+        return strtoull(p, NULL, 10);
+}
+
+static uint64_t cpu_ns(pid_t pid) { return schedstat(pid, 0); }
+
 /* The count once it holds still: the daemon closes a message's fds only after it has sent the reply. */
 static int daemon_fd_count_stable(void) {
         int prev = daemon_fd_count();
@@ -415,39 +436,68 @@ int main(int argc, char **argv) {
         struct stats res[2][2];
         unsigned unsettled = 0;
         uint64_t *base = calloc((size_t)iters, sizeof *base), *sm = calloc((size_t)iters, sizeof *sm);
-        if (!base || !sm)
+        /* CPU per exchange of [path][process: sysmemd, initiator, peer], one sample per iteration */
+        uint64_t *cpu[2][3], *wakeups = calloc((size_t)iters, sizeof *wakeups);
+        double wakeups_median[2];
+        struct stats cpu_res[2][2][3];
+        for (size_t j = 0; j < 6; j++)
+                if (!(cpu[j / 3][j % 3] = calloc((size_t)iters, sizeof(uint64_t))))
+                        fail("calloc", ENOMEM);
+        if (!base || !sm || !wakeups)
                 fail("calloc", ENOMEM);
+        pid_t self = getpid();
         printf("bench-share: %d iterations per case after %d warm-up, baseline and sysmem alternating; "
                "sysmemd %s (pid %d)\n",
                iters, WARMUP, sysmemd, (int)daemon_pid);
         uint64_t bench_t0 = now_ns();
         for (size_t k = 0; k < 2; k++) {
                 for (int i = -WARMUP; i < iters; i++) {
+                        uint64_t c[2][3][2]; /* [path][process][before, after]; our own read last and first */
+                        c[0][0][0] = cpu_ns(daemon_pid), c[0][2][0] = cpu_ns(peer), c[0][1][0] = cpu_ns(self);
                         uint64_t b = run_baseline(sock, cases[k].n, cases[k].size);
+                        c[0][1][1] = cpu_ns(self), c[0][2][1] = cpu_ns(peer), c[0][0][1] = cpu_ns(daemon_pid);
+                        uint64_t w0 = schedstat(daemon_pid, 2);
+                        c[1][0][0] = cpu_ns(daemon_pid), c[1][2][0] = cpu_ns(peer), c[1][1][0] = cpu_ns(self);
                         uint64_t s = run_sysmem(alloc, sock, cases[k].n, cases[k].size);
+                        c[1][1][1] = cpu_ns(self);
                         /* Iterations start from a daemon that has handled the previous one's release. */
                         /* Stop waiting after a few misses, so that a leak cannot stretch the run to minutes. */
                         if (unsettled < 3 && !daemon_settle(fds_start, 200))
                                 unsettled++;
+                        c[1][2][1] = cpu_ns(peer), c[1][0][1] = cpu_ns(daemon_pid);
+                        uint64_t w1 = schedstat(daemon_pid, 2);
                         if (i >= 0) {
+                                wakeups[i] = (w1 - w0) * 1000; /* summarize() reports thousandths */
                                 base[i] = b;
                                 sm[i] = s;
+                                for (size_t j = 0; j < 6; j++)
+                                        cpu[j / 3][j % 3][i] = c[j / 3][j % 3][1] - c[j / 3][j % 3][0];
                         }
                 }
                 res[k][0] = summarize(base, (size_t)iters);
                 res[k][1] = summarize(sm, (size_t)iters);
+                for (size_t j = 0; j < 6; j++)
+                        cpu_res[k][j / 3][j % 3] = summarize(cpu[j / 3][j % 3], (size_t)iters);
+                wakeups_median[k] = summarize(wakeups, (size_t)iters).p50;
         }
 
         /* Non-shared throughput: back to back, so the daemon's clean-up of one overlaps the next, as in use. */
         double rates[NS_BATCHES];
+        uint64_t ns_cpu[3][NS_BATCHES]; /* per collection: sysmemd, this process, sysmemd wakeups x 1000 */
         for (int i = 0; i < NS_BATCH / 4; i++)
                 run_non_shared(alloc);
         for (int b = 0; b < NS_BATCHES; b++) {
+                uint64_t w0 = schedstat(daemon_pid, 2), d0 = cpu_ns(daemon_pid), s0 = cpu_ns(self);
                 uint64_t t0 = now_ns();
                 for (int i = 0; i < NS_BATCH; i++)
                         run_non_shared(alloc);
                 rates[b] = NS_BATCH * 1e9 / (double)(now_ns() - t0);
+                ns_cpu[1][b] = (cpu_ns(self) - s0) / NS_BATCH;
+                ns_cpu[0][b] = (cpu_ns(daemon_pid) - d0) / NS_BATCH;
+                ns_cpu[2][b] = (schedstat(daemon_pid, 2) - w0) * 1000 / NS_BATCH;
         }
+        struct stats ns_cpu_res[3] = {summarize(ns_cpu[0], NS_BATCHES), summarize(ns_cpu[1], NS_BATCHES),
+                                      summarize(ns_cpu[2], NS_BATCHES)};
         for (int i = 0; i < NS_BATCHES; i++)
                 for (int j = i + 1; j < NS_BATCHES; j++)
                         if (rates[j] < rates[i]) {
@@ -471,6 +521,21 @@ int main(int argc, char **argv) {
         printf("\nnon-shared 4 x 64 KiB collections (allocate, set constraints, wait, free, release): "
                "median %.0f/s (min %.0f, max %.0f; %d batches of %d)\n",
                rates[NS_BATCHES / 2], rates[0], rates[NS_BATCHES - 1], NS_BATCHES, NS_BATCH);
+        printf("  per collection (median batch): sysmemd CPU %.1f us in %.1f wakeups, client CPU %.1f us\n",
+               ns_cpu_res[0].p50, ns_cpu_res[2].p50 / 1000.0, ns_cpu_res[1].p50);
+        printf("\nCPU time per exchange, median us (from /proc/PID/schedstat; sysmemd's includes its clean-up)\n");
+        printf("%-12s %-9s %10s %10s %10s %10s %16s\n", "buffers", "path", "sysmemd", "initiator", "peer", "total",
+               "sysmemd wakeups");
+        for (size_t k = 0; k < 2; k++)
+                for (size_t j = 0; j < 2; j++) {
+                        const struct stats *cs = cpu_res[k][j];
+                        printf("%-12s %-9s %10.1f %10.1f %10.1f %10.1f", j ? "" : cases[k].label,
+                               j ? "sysmem" : "baseline", cs[0].p50, cs[1].p50, cs[2].p50,
+                               cs[0].p50 + cs[1].p50 + cs[2].p50);
+                        if (j)
+                                printf(" %16.1f", wakeups_median[k] / 1000.0);
+                        printf("\n");
+                }
         printf("\nsysmemd fds: %d at start, %d at end%s; %u iterations did not settle within 200 ms%s; %.1f s\n",
                fds_start, fds_end, settled && fds_end == fds_start ? " (no leak)" : " (LEAK?)", unsettled,
                unsettled >= 3 ? " (stopped waiting after 3)" : "", bench_s);
@@ -489,6 +554,9 @@ int main(int argc, char **argv) {
         rmdir(dir);
         free(base);
         free(sm);
+        free(wakeups);
+        for (size_t j = 0; j < 6; j++)
+                free(cpu[j / 3][j % 3]);
         ok = ok && WIFEXITED(dst) && WEXITSTATUS(dst) == 0 && settled && fds_end == fds_start;
         if (!ok)
                 printf("bench-share: FAILED (peer, daemon exit status or fd count)\n");

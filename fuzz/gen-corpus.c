@@ -94,7 +94,24 @@ static const void *sample_body(const struct wire_schema *s) {
                 .buffers = buffers,
                 .buffer_count = 3,
                 .buffer_collection_id = 7,
+                .close_weak_asap = -1,
         };
+        static struct wire_deadline deadline = {.deadline = 123456789};
+        static struct wire_is_alternate_reply is_alternate = {.is_alternate = true};
+        static struct wire_set_weak_ok weak_ok = {.for_child_nodes_also = true};
+        static struct wire_attach_lifetime_tracking lifetime = {.server_end = 100, .has_buffers_remaining = true};
+        static struct wire_vmo_info_reply vmo_info = {.buffer_collection_id = 9, .buffer_index = 3,
+                                                      .has_buffer_index = true, .close_weak_asap = -1};
+        static struct wire_diag_request diag_request = {.start_after_id = 2};
+        static const struct wire_diag_node diag_nodes[] = {{.kind = 1, .flags = 12, .debug_name = "camera",
+                                                            .bytes = 4096},
+                                                           {.index = 1, .parent = 1, .debug_name = "display"}};
+        static const struct wire_diag_collection diag_collections[] = {
+                {.id = 3, .name = "frames", .state = 1, .buffer_count = 2, .size_bytes = 4096, .heap = "system-ram",
+                 .nodes = diag_nodes, .node_count = 2, .strong_count = 2}};
+        static struct wire_diag_reply diag_reply = {.collections = diag_collections, .collection_count = 1,
+                                                    .collection_total = 1};
+        static struct wire_duplicate create_child = {.rights_attenuation_mask = SYSMEM_RIGHT_READ};
         static struct wire_error_body error = {.error = SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
                                                .message = "no common heap"};
         static const struct {
@@ -113,6 +130,14 @@ static const void *sample_body(const struct wire_schema *s) {
                 {"set_constraints", &set_constraints},
                 {"collection_info", &info},
                 {"error", &error},
+                {"deadline", &deadline},
+                {"is_alternate_reply", &is_alternate},
+                {"set_weak_ok", &weak_ok},
+                {"attach_lifetime_tracking", &lifetime},
+                {"vmo_info_reply", &vmo_info},
+                {"diagnostics_request", &diag_request},
+                {"diagnostics_reply", &diag_reply},
+                {"create_child", &create_child},
         };
         for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
                 if (strcmp(bodies[i].name, s->name) == 0)

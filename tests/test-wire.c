@@ -326,6 +326,122 @@ static void check_set_constraints(const void *a, const void *b) {
         }
 }
 
+static void fill_deadline(struct sample_fds *s, void *body) {
+        ((struct wire_deadline *)body)->deadline = 0x0123456789abcdefull;
+}
+
+static void check_deadline(const void *a, const void *b) {
+        assert_true(((const struct wire_deadline *)a)->deadline == ((const struct wire_deadline *)b)->deadline);
+}
+
+static void fill_is_alternate(struct sample_fds *s, void *body) {
+        ((struct wire_is_alternate_reply *)body)->is_alternate = true;
+}
+
+static void check_is_alternate(const void *a, const void *b) {
+        assert_int_equal(((const struct wire_is_alternate_reply *)a)->is_alternate,
+                         ((const struct wire_is_alternate_reply *)b)->is_alternate);
+}
+
+static void fill_set_weak_ok(struct sample_fds *s, void *body) {
+        ((struct wire_set_weak_ok *)body)->for_child_nodes_also = true;
+}
+
+static void check_set_weak_ok(const void *a, const void *b) {
+        assert_int_equal(((const struct wire_set_weak_ok *)a)->for_child_nodes_also,
+                         ((const struct wire_set_weak_ok *)b)->for_child_nodes_also);
+}
+
+static void fill_lifetime(struct sample_fds *s, void *body) {
+        struct wire_attach_lifetime_tracking *b = body;
+        b->server_end = sample_fd(s);
+        b->buffers_remaining = 0; /* a present 0 is a value: "when no buffer is left" */
+        b->has_buffers_remaining = true;
+}
+
+static void check_lifetime(const void *a, const void *b) {
+        const struct wire_attach_lifetime_tracking *x = a, *y = b;
+        assert_same_file(x->server_end, y->server_end);
+        assert_int_equal(x->buffers_remaining, y->buffers_remaining);
+        assert_true(y->has_buffers_remaining);
+}
+
+static void fill_vmo_info(struct sample_fds *s, void *body) {
+        struct wire_vmo_info_reply *b = body;
+        b->buffer_collection_id = 99;
+        b->buffer_index = 0;
+        b->has_buffer_index = true;
+        b->close_weak_asap = sample_fd(s);
+}
+
+static void check_vmo_info(const void *a, const void *b) {
+        const struct wire_vmo_info_reply *x = a, *y = b;
+        assert_true(x->buffer_collection_id == y->buffer_collection_id);
+        assert_true(x->buffer_index == y->buffer_index && y->has_buffer_index);
+        assert_same_file(x->close_weak_asap, y->close_weak_asap);
+}
+
+static void fill_diag_request(struct sample_fds *s, void *body) {
+        ((struct wire_diag_request *)body)->start_after_id = 41;
+}
+
+static void check_diag_request(const void *a, const void *b) {
+        assert_true(((const struct wire_diag_request *)a)->start_after_id ==
+                    ((const struct wire_diag_request *)b)->start_after_id);
+}
+
+static struct wire_diag_node sample_diag_nodes[2];
+static struct wire_diag_collection sample_diag_collections[1];
+
+static void fill_diag_reply(struct sample_fds *s, void *body) {
+        struct wire_diag_reply *b = body;
+        sample_diag_nodes[0] = (struct wire_diag_node){.index = 0, .parent = 0, .kind = 1,
+                                                       .flags = WIRE_DIAG_ALLOCATED | WIRE_DIAG_CONSTRAINTS_SET,
+                                                       .debug_name = "camera", .debug_id = 1234, .bytes = 1u << 20};
+        sample_diag_nodes[1] = (struct wire_diag_node){.index = 1, .parent = 1, .kind = 0,
+                                                       .flags = WIRE_DIAG_WEAK | WIRE_DIAG_DISPENSABLE,
+                                                       .debug_name = "display"};
+        sample_diag_collections[0] = (struct wire_diag_collection){
+                .id = 42, .name = "frames", .state = 1, .buffer_count = 4, .size_bytes = 65535,
+                .raw_vmo_size = 65536, .heap = SYSMEM_HEAP_SYSTEM_RAM, .pixel_format = 0x3231564e,
+                .pixel_format_modifier = 0, .has_pixel_format_modifier = true, .age_usec = 5000000,
+                .nodes = sample_diag_nodes, .node_count = 2, .weak_count = 1, .strong_count = 1};
+        b->collections = sample_diag_collections;
+        b->collection_count = 1;
+        b->more = true;
+        b->total_bytes = 1u << 18;
+        b->collection_total = 3;
+}
+
+static void check_diag_reply(const void *a, const void *b) {
+        const struct wire_diag_reply *x = a, *y = b;
+        assert_int_equal(x->collection_count, y->collection_count);
+        assert_int_equal(x->more, y->more);
+        assert_true(x->total_bytes == y->total_bytes);
+        assert_int_equal(x->collection_total, y->collection_total);
+        const struct wire_diag_collection *cx = &x->collections[0], *cy = &y->collections[0];
+        assert_true(cx->id == cy->id && cx->size_bytes == cy->size_bytes && cx->raw_vmo_size == cy->raw_vmo_size);
+        assert_string_equal(cx->name, cy->name);
+        assert_string_equal(cx->heap, cy->heap);
+        assert_int_equal(cx->state, cy->state);
+        assert_int_equal(cx->buffer_count, cy->buffer_count);
+        assert_int_equal(cx->pixel_format, cy->pixel_format);
+        assert_true(cy->has_pixel_format_modifier && cx->pixel_format_modifier == cy->pixel_format_modifier);
+        assert_true(cx->age_usec == cy->age_usec);
+        assert_int_equal(cx->weak_count, cy->weak_count);
+        assert_int_equal(cx->strong_count, cy->strong_count);
+        assert_int_equal(cx->node_count, cy->node_count);
+        for (uint32_t i = 0; i < cx->node_count; i++) {
+                assert_int_equal(cx->nodes[i].index, cy->nodes[i].index);
+                assert_int_equal(cx->nodes[i].parent, cy->nodes[i].parent);
+                assert_int_equal(cx->nodes[i].kind, cy->nodes[i].kind);
+                assert_int_equal(cx->nodes[i].flags, cy->nodes[i].flags);
+                assert_string_equal(cx->nodes[i].debug_name, cy->nodes[i].debug_name);
+                assert_true(cx->nodes[i].debug_id == cy->nodes[i].debug_id);
+                assert_true(cx->nodes[i].bytes == cy->nodes[i].bytes);
+        }
+}
+
 static struct wire_buffer sample_buffers[3];
 
 static void fill_collection_info(struct sample_fds *s, void *body) {
@@ -345,6 +461,7 @@ static void fill_collection_info(struct sample_fds *s, void *body) {
         b->buffers = sample_buffers;
         b->buffer_count = ARRAY_LEN(sample_buffers);
         b->buffer_collection_id = 77;
+        b->close_weak_asap = sample_fd(s);
         b->settings.has_image_format_constraints = true;
         struct sysmem_image_format_settings *f = &b->settings.image_format_constraints;
         *f = (struct sysmem_image_format_settings){
@@ -392,6 +509,7 @@ static void check_collection_info(const void *a, const void *b) {
                 assert_true(x->buffers[i].vmo_usable_start == y->buffers[i].vmo_usable_start);
         }
         assert_true(x->buffer_collection_id == y->buffer_collection_id);
+        assert_same_file(x->close_weak_asap, y->close_weak_asap);
 }
 
 static void fill_error(struct sample_fds *s, void *body) {
@@ -425,6 +543,14 @@ static const struct sample samples[] = {
         {"set_constraints", fill_set_constraints, check_set_constraints},
         {"collection_info", fill_collection_info, check_collection_info},
         {"error", fill_error, check_error},
+        {"deadline", fill_deadline, check_deadline},
+        {"is_alternate_reply", fill_is_alternate, check_is_alternate},
+        {"set_weak_ok", fill_set_weak_ok, check_set_weak_ok},
+        {"attach_lifetime_tracking", fill_lifetime, check_lifetime},
+        {"vmo_info_reply", fill_vmo_info, check_vmo_info},
+        {"diagnostics_request", fill_diag_request, check_diag_request},
+        {"diagnostics_reply", fill_diag_reply, check_diag_reply},
+        {"create_child", fill_duplicate, check_duplicate},
 };
 
 static const struct sample *find_sample(const struct wire_schema *schema) {
@@ -1794,7 +1920,7 @@ static void test_encode_errors(void **state) {
         assert_int_equal(wire_encode(&wire_collection_info_schema, 49, WIRE_FLAG_REPLY, 1, &info, buf, sizeof(buf),
                                      &full, fds, 4, &full_nfds),
                          0);
-        assert_int_equal(full_nfds, 2);
+        assert_int_equal(full_nfds, 3);
         for (size_t cap = 0; cap < full; cap++) {
                 len = 12345;
                 nfds = 54321;

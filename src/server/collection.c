@@ -272,6 +272,7 @@ static int send_info(struct collection *c, struct node *n, uint32_t txid) {
                 .buffers = buffers,
                 .buffer_count = c->buffer_count,
                 .buffer_collection_id = c->id,
+                .close_weak_asap = -1,
         };
         return server_reply(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
                             &wire_collection_info_schema, &info);

@@ -82,6 +82,112 @@ static const struct wire_field duplicate_sync_reply_fields[] = {
 static const struct wire_schema duplicate_sync_reply_schema = SCHEMA(
         "duplicate_sync_reply", struct wire_duplicate_sync_reply, duplicate_sync_reply_fields);
 
+static const struct wire_field deadline_fields[] = {
+        {.tag = 1, .type = WIRE_U64, .flags = WIRE_F_REQUIRED, .name = "deadline",
+         .offset = offsetof(struct wire_deadline, deadline)},
+};
+static const struct wire_schema deadline_schema = SCHEMA("deadline", struct wire_deadline, deadline_fields);
+
+static const struct wire_field is_alternate_fields[] = {
+        {.tag = 1, .type = WIRE_BOOL, .flags = WIRE_F_REQUIRED, .name = "is_alternate",
+         .offset = offsetof(struct wire_is_alternate_reply, is_alternate)},
+};
+static const struct wire_schema is_alternate_schema = SCHEMA("is_alternate_reply", struct wire_is_alternate_reply,
+                                                             is_alternate_fields);
+
+static const struct wire_field set_weak_ok_fields[] = {
+        {.tag = 1, .type = WIRE_BOOL, .name = "for_child_nodes_also",
+         .offset = offsetof(struct wire_set_weak_ok, for_child_nodes_also)},
+};
+static const struct wire_schema set_weak_ok_schema = SCHEMA("set_weak_ok", struct wire_set_weak_ok,
+                                                            set_weak_ok_fields);
+
+static const struct wire_field lifetime_fields[] = {
+        {.tag = 1, .type = WIRE_FD, .flags = WIRE_F_REQUIRED, .name = "server_end",
+         .offset = offsetof(struct wire_attach_lifetime_tracking, server_end)},
+        {.tag = 2, .type = WIRE_U32, .flags = WIRE_F_REQUIRED | WIRE_F_PRESENCE, .name = "buffers_remaining",
+         .offset = offsetof(struct wire_attach_lifetime_tracking, buffers_remaining),
+         .count_offset = offsetof(struct wire_attach_lifetime_tracking, has_buffers_remaining)},
+};
+static const struct wire_schema lifetime_schema = SCHEMA("attach_lifetime_tracking",
+                                                         struct wire_attach_lifetime_tracking, lifetime_fields);
+
+static const struct wire_field vmo_info_fields[] = {
+        {.tag = 1, .type = WIRE_U64, .flags = WIRE_F_REQUIRED, .name = "buffer_collection_id",
+         .offset = offsetof(struct wire_vmo_info_reply, buffer_collection_id)},
+        {.tag = 2, .type = WIRE_U64, .flags = WIRE_F_REQUIRED | WIRE_F_PRESENCE, .name = "buffer_index",
+         .offset = offsetof(struct wire_vmo_info_reply, buffer_index),
+         .count_offset = offsetof(struct wire_vmo_info_reply, has_buffer_index)},
+        {.tag = 3, .type = WIRE_FD, .name = "close_weak_asap", .offset = offsetof(struct wire_vmo_info_reply,
+                                                                                   close_weak_asap)},
+};
+static const struct wire_schema vmo_info_schema = SCHEMA("vmo_info_reply", struct wire_vmo_info_reply,
+                                                         vmo_info_fields);
+
+static const struct wire_field diag_request_fields[] = {
+        {.tag = 1, .type = WIRE_U64, .name = "start_after_id", .offset = offsetof(struct wire_diag_request,
+                                                                                  start_after_id)},
+};
+static const struct wire_schema diag_request_schema = SCHEMA("diagnostics_request", struct wire_diag_request,
+                                                             diag_request_fields);
+
+#define DN(f) offsetof(struct wire_diag_node, f)
+static const struct wire_field diag_node_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .name = "index", .offset = DN(index)},
+        {.tag = 2, .type = WIRE_U32, .name = "parent", .offset = DN(parent)},
+        {.tag = 3, .type = WIRE_U32, .name = "kind", .offset = DN(kind)},
+        {.tag = 4, .type = WIRE_U32, .name = "flags", .offset = DN(flags)},
+        {.tag = 5, .type = WIRE_STRING, .name = "debug_name", .offset = DN(debug_name),
+         .max = SYSMEM_MAX_CLIENT_NAME_LENGTH},
+        {.tag = 6, .type = WIRE_U64, .name = "debug_id", .offset = DN(debug_id)},
+        {.tag = 7, .type = WIRE_U64, .name = "bytes", .offset = DN(bytes)},
+};
+#undef DN
+static const struct wire_schema diag_node_schema = SCHEMA("diagnostics_node", struct wire_diag_node,
+                                                          diag_node_fields);
+
+#define DC(f) offsetof(struct wire_diag_collection, f)
+static const struct wire_field diag_collection_fields[] = {
+        {.tag = 1, .type = WIRE_U64, .flags = WIRE_F_REQUIRED, .name = "id", .offset = DC(id)},
+        {.tag = 2, .type = WIRE_STRING, .name = "name", .offset = DC(name), .max = SYSMEM_MAX_NAME_LENGTH},
+        {.tag = 3, .type = WIRE_U32, .name = "state", .offset = DC(state)},
+        {.tag = 4, .type = WIRE_U32, .name = "buffer_count", .offset = DC(buffer_count)},
+        {.tag = 5, .type = WIRE_U64, .name = "size_bytes", .offset = DC(size_bytes)},
+        {.tag = 6, .type = WIRE_U64, .name = "raw_vmo_size", .offset = DC(raw_vmo_size)},
+        {.tag = 7, .type = WIRE_STRING, .name = "heap", .offset = DC(heap), .max = SYSMEM_MAX_HEAP_TYPE_LENGTH},
+        {.tag = 8, .type = WIRE_U32, .name = "pixel_format", .offset = DC(pixel_format)},
+        {.tag = 9, .type = WIRE_U64, .flags = WIRE_F_PRESENCE, .name = "pixel_format_modifier",
+         .offset = DC(pixel_format_modifier), .count_offset = DC(has_pixel_format_modifier)},
+        {.tag = 10, .type = WIRE_U64, .name = "age_usec", .offset = DC(age_usec)},
+        {.tag = 11, .type = WIRE_TABLE_ARRAY, .name = "nodes", .offset = DC(nodes), .count_offset = DC(node_count),
+         .max = 4096, .table = &diag_node_schema},
+        {.tag = 12, .type = WIRE_U32, .name = "weak_count", .offset = DC(weak_count)},
+        {.tag = 13, .type = WIRE_U32, .name = "strong_count", .offset = DC(strong_count)},
+};
+#undef DC
+static const struct wire_schema diag_collection_schema = SCHEMA("diagnostics_collection",
+                                                                struct wire_diag_collection, diag_collection_fields);
+
+static const struct wire_field diag_reply_fields[] = {
+        {.tag = 1, .type = WIRE_TABLE_ARRAY, .name = "collections", .offset = offsetof(struct wire_diag_reply,
+                                                                                       collections),
+         .count_offset = offsetof(struct wire_diag_reply, collection_count), .max = 4096,
+         .table = &diag_collection_schema},
+        {.tag = 2, .type = WIRE_BOOL, .name = "more", .offset = offsetof(struct wire_diag_reply, more)},
+        {.tag = 3, .type = WIRE_U64, .name = "total_bytes", .offset = offsetof(struct wire_diag_reply, total_bytes)},
+        {.tag = 4, .type = WIRE_U32, .name = "collection_total",
+         .offset = offsetof(struct wire_diag_reply, collection_total)},
+};
+static const struct wire_schema diag_reply_schema = SCHEMA("diagnostics_reply", struct wire_diag_reply,
+                                                           diag_reply_fields);
+
+static const struct wire_field create_child_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .name = "rights_attenuation_mask",
+         .offset = offsetof(struct wire_duplicate, rights_attenuation_mask)},
+};
+static const struct wire_schema create_child_schema = SCHEMA("create_child", struct wire_duplicate,
+                                                             create_child_fields);
+
 /* ---- constraints ---- */
 
 static const struct wire_field usage_fields[] = {
@@ -278,6 +384,8 @@ static const struct wire_field info_fields[] = {
          .table = &buffer_schema},
         {.tag = 3, .type = WIRE_U64, .flags = WIRE_F_REQUIRED, .name = "buffer_collection_id",
          .offset = offsetof(struct wire_collection_info, buffer_collection_id)},
+        {.tag = 4, .type = WIRE_FD, .name = "close_weak_asap",
+         .offset = offsetof(struct wire_collection_info, close_weak_asap)},
 };
 const struct wire_schema wire_collection_info_schema = SCHEMA("collection_info", struct wire_collection_info,
                                                               info_fields);
@@ -288,6 +396,7 @@ const struct wire_schema wire_collection_info_schema = SCHEMA("collection_info",
 #define N WIRE_OBJ_NODE
 #define T WIRE_OBJ_TOKEN
 #define C WIRE_OBJ_COLLECTION
+#define G WIRE_OBJ_GROUP
 const struct wire_message_def wire_messages[] = {
         {WIRE_OP_ALLOCATE_SHARED_COLLECTION, "AllocateSharedCollection", A, true, &empty_schema, &fd_schema},
         {WIRE_OP_ALLOCATE_NON_SHARED_COLLECTION, "AllocateNonSharedCollection", A, true, &empty_schema, &fd_schema},
@@ -295,24 +404,42 @@ const struct wire_message_def wire_messages[] = {
         {WIRE_OP_VALIDATE_BUFFER_COLLECTION_TOKEN, "ValidateBufferCollectionToken", A, true, &fd_schema,
          &validate_reply_schema},
         {WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO, "Allocator.SetDebugClientInfo", A, false, &debug_info_schema, NULL},
+        {WIRE_OP_GET_VMO_INFO, "GetVmoInfo", A, true, &fd_schema, &vmo_info_schema},
+        {WIRE_OP_GET_DIAGNOSTICS, "GetDiagnostics", A, true, &diag_request_schema, &diag_reply_schema},
         {WIRE_OP_SYNC, "Sync", N, true, &empty_schema, &empty_schema},
         {WIRE_OP_RELEASE, "Release", N, false, &empty_schema, NULL},
         {WIRE_OP_SET_NAME, "SetName", N, false, &set_name_schema, NULL},
         {WIRE_OP_SET_DEBUG_CLIENT_INFO, "SetDebugClientInfo", N, false, &debug_info_schema, NULL},
         {WIRE_OP_GET_BUFFER_COLLECTION_ID, "GetBufferCollectionId", N, true, &empty_schema, &collection_id_schema},
+        {WIRE_OP_SET_DEBUG_TIMEOUT_LOG_DEADLINE, "SetDebugTimeoutLogDeadline", N, false, &deadline_schema, NULL},
+        {WIRE_OP_SET_VERBOSE_LOGGING, "SetVerboseLogging", N, false, &empty_schema, NULL},
+        {WIRE_OP_GET_NODE_REF, "GetNodeRef", N, true, &empty_schema, &fd_schema},
+        {WIRE_OP_IS_ALTERNATE_FOR, "IsAlternateFor", N, true, &fd_schema, &is_alternate_schema},
+        {WIRE_OP_SET_WEAK, "SetWeak", N, false, &empty_schema, NULL},
+        {WIRE_OP_SET_WEAK_OK, "SetWeakOk", N, false, &set_weak_ok_schema, NULL},
         {WIRE_OP_DUPLICATE, "Duplicate", T, true, &duplicate_schema, &fd_schema},
         {WIRE_OP_DUPLICATE_SYNC, "DuplicateSync", T, true, &duplicate_sync_schema, &duplicate_sync_reply_schema},
         {WIRE_OP_BIND, "Bind", T, false, &empty_schema, NULL},
+        {WIRE_OP_SET_DISPENSABLE, "SetDispensable", T, false, &empty_schema, NULL},
+        {WIRE_OP_CREATE_BUFFER_COLLECTION_TOKEN_GROUP, "CreateBufferCollectionTokenGroup", T, true, &empty_schema,
+         &fd_schema},
         {WIRE_OP_SET_CONSTRAINTS, "SetConstraints", C, false, &set_constraints_schema, NULL},
         {WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, "WaitForAllBuffersAllocated", C, true, &empty_schema,
          &wire_collection_info_schema},
         {WIRE_OP_CHECK_ALL_BUFFERS_ALLOCATED, "CheckAllBuffersAllocated", C, true, &empty_schema, &empty_schema},
+        {WIRE_OP_ATTACH_TOKEN, "AttachToken", C, true, &duplicate_schema, &fd_schema},
+        {WIRE_OP_ATTACH_LIFETIME_TRACKING, "AttachLifetimeTracking", C, false, &lifetime_schema, NULL},
+        {WIRE_OP_CREATE_CHILD, "CreateChild", G, true, &create_child_schema, &fd_schema},
+        {WIRE_OP_CREATE_CHILDREN_SYNC, "CreateChildrenSync", G, true, &duplicate_sync_schema,
+         &duplicate_sync_reply_schema},
+        {WIRE_OP_ALL_CHILDREN_PRESENT, "AllChildrenPresent", G, false, &empty_schema, NULL},
         {WIRE_OP_EPITAPH, "Epitaph", A | N, false, &wire_error_schema, NULL},
 };
 #undef A
 #undef N
 #undef T
 #undef C
+#undef G
 const size_t wire_message_count = ARRAY_LEN(wire_messages);
 
 const struct wire_message_def *wire_message_lookup(uint16_t opcode) {

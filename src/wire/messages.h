@@ -22,20 +22,36 @@ enum wire_opcode {
         WIRE_OP_BIND_SHARED_COLLECTION = 3,
         WIRE_OP_VALIDATE_BUFFER_COLLECTION_TOKEN = 4,
         WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO = 5,
+        WIRE_OP_GET_VMO_INFO = 6,
+        WIRE_OP_GET_DIAGNOSTICS = 7,
         /* Node: tokens, collections, groups */
         WIRE_OP_SYNC = 16,
         WIRE_OP_RELEASE = 17,
         WIRE_OP_SET_NAME = 18,
         WIRE_OP_SET_DEBUG_CLIENT_INFO = 19,
         WIRE_OP_GET_BUFFER_COLLECTION_ID = 20,
+        WIRE_OP_SET_DEBUG_TIMEOUT_LOG_DEADLINE = 21,
+        WIRE_OP_SET_VERBOSE_LOGGING = 22,
+        WIRE_OP_GET_NODE_REF = 23,
+        WIRE_OP_IS_ALTERNATE_FOR = 24,
+        WIRE_OP_SET_WEAK = 25,
+        WIRE_OP_SET_WEAK_OK = 26,
         /* Token */
         WIRE_OP_DUPLICATE = 32,
         WIRE_OP_DUPLICATE_SYNC = 33,
         WIRE_OP_BIND = 34, /* turns this token into a collection, in place, on the same socket */
+        WIRE_OP_SET_DISPENSABLE = 35,
+        WIRE_OP_CREATE_BUFFER_COLLECTION_TOKEN_GROUP = 36,
         /* Collection */
         WIRE_OP_SET_CONSTRAINTS = 48,
         WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED = 49,
         WIRE_OP_CHECK_ALL_BUFFERS_ALLOCATED = 50,
+        WIRE_OP_ATTACH_TOKEN = 51,
+        WIRE_OP_ATTACH_LIFETIME_TRACKING = 52,
+        /* Group */
+        WIRE_OP_CREATE_CHILD = 64,
+        WIRE_OP_CREATE_CHILDREN_SYNC = 65,
+        WIRE_OP_ALL_CHILDREN_PRESENT = 66,
         /* Events from the server */
         WIRE_OP_EPITAPH = 0xfff0, /* the object failed; its socket closes right after */
 };
@@ -101,6 +117,85 @@ struct wire_set_constraints {
         struct sysmem_constraints *constraints; /* optional: NULL means "no constraints" */
 };
 
+struct wire_deadline {
+        uint64_t deadline; /* CLOCK_MONOTONIC, nanoseconds; required */
+};
+
+struct wire_is_alternate_reply {
+        bool is_alternate;
+};
+
+struct wire_set_weak_ok {
+        bool for_child_nodes_also;
+};
+
+struct wire_attach_lifetime_tracking {
+        int server_end;             /* required: the daemon closes it when the condition holds */
+        uint32_t buffers_remaining; /* required (0 is a value) */
+        bool has_buffers_remaining;
+};
+
+struct wire_vmo_info_reply {
+        uint64_t buffer_collection_id;
+        uint64_t buffer_index;
+        bool has_buffer_index;
+        int close_weak_asap; /* -1 unless the collection has weak participants */
+};
+
+struct wire_diag_request {
+        uint64_t start_after_id; /* collections with a greater id, in id order */
+};
+
+struct wire_diag_node {
+        uint32_t index;  /* in the collection's creation order */
+        uint32_t parent; /* index + 1 of the parent; 0 for the root */
+        uint32_t kind;   /* 0 token, 1 collection, 2 group */
+        uint32_t flags;  /* WIRE_DIAG_* */
+        char *debug_name;
+        uint64_t debug_id;
+        uint64_t bytes;  /* buffer memory this participant receives (fds), 0 if none */
+};
+
+enum wire_diag_flags {
+        WIRE_DIAG_RELEASED = 1u << 0,
+        WIRE_DIAG_ORPHANED = 1u << 1,     /* released and closed: only its constraints remain */
+        WIRE_DIAG_CONSTRAINTS_SET = 1u << 2,
+        WIRE_DIAG_ALLOCATED = 1u << 3,    /* logically allocated: has buffers */
+        WIRE_DIAG_WEAK = 1u << 4,
+        WIRE_DIAG_WEAK_OK = 1u << 5,
+        WIRE_DIAG_DISPENSABLE = 1u << 6,
+        WIRE_DIAG_ATTACHED = 1u << 7,     /* root of an AttachToken subtree */
+        WIRE_DIAG_READY = 1u << 8,
+        WIRE_DIAG_CHILDREN_PRESENT = 1u << 9, /* groups: AllChildrenPresent received */
+        WIRE_DIAG_FAILED = 1u << 10,
+};
+
+struct wire_diag_collection {
+        uint64_t id;
+        char *name;
+        uint32_t state; /* 0 negotiating, 1 allocated, 2 failed */
+        uint32_t buffer_count;
+        uint64_t size_bytes;
+        uint64_t raw_vmo_size;
+        char *heap;
+        uint32_t pixel_format;
+        uint64_t pixel_format_modifier;
+        bool has_pixel_format_modifier;
+        uint64_t age_usec;
+        const struct wire_diag_node *nodes;
+        uint32_t node_count;
+        uint32_t weak_count;
+        uint32_t strong_count;
+};
+
+struct wire_diag_reply {
+        const struct wire_diag_collection *collections;
+        uint32_t collection_count;
+        bool more; /* ask again with start_after_id = the last id */
+        uint64_t total_bytes;
+        uint32_t collection_total;
+};
+
 struct wire_buffer {
         int vmo; /* -1: none for this participant */
         uint64_t vmo_usable_start;
@@ -111,6 +206,7 @@ struct wire_collection_info {
         const struct wire_buffer *buffers;
         uint32_t buffer_count;
         uint64_t buffer_collection_id;
+        int close_weak_asap; /* weak participants only: hangs up when they must close their buffers */
 };
 
 /* The body of an error reply and of an epitaph. */
