@@ -23,7 +23,7 @@
 
 #define MAX_N 64u
 #define WARMUP 30
-#define DEFAULT_ITERS 400
+#define DEFAULT_ITERS 500
 #define NS_BATCH 400 /* non-shared collections per batch */
 #define NS_BATCHES 7
 
@@ -229,10 +229,7 @@ static bool daemon_settle(int want, int timeout_ms) {
         return false;
 }
 
-/*
- * From the scheduler's own accounting (/proc/PID/schedstat: run ns, wait ns, timeslices): the CPU time a
- * process has run, finer than utime/stime ticks, or (field 2) how often it was switched in, i.e. woke up.
- */
+/* From /proc/PID/schedstat (run ns, wait ns, timeslices): field 2 counts how often the process was switched in. */
 static uint64_t schedstat(pid_t pid, int field) {
         char path[64], buf[128] = "";
         snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
@@ -248,7 +245,14 @@ static uint64_t schedstat(pid_t pid, int field) {
         return strtoull(p, NULL, 10);
 }
 
-static uint64_t cpu_ns(pid_t pid) { return schedstat(pid, 0); }
+/* CPU time of a process (ours or a child's), exact at the moment of the call, unlike schedstat's field 0. */
+static uint64_t cpu_ns(pid_t pid) {
+        clockid_t clock;
+        struct timespec ts;
+        if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) < 0)
+                return 0;
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* The count once it holds still: the daemon closes a message's fds only after it has sent the reply. */
 static int daemon_fd_count_stable(void) {
@@ -289,6 +293,7 @@ static pid_t start_daemon(const char *sysmemd, const char *socket_path) {
 
 /* ---- the timed exchanges (initiator side) ---- */
 
+/* Timed: creating and sealing n memfds, passing them in one sendmsg, until the peer acks after fstat()ing each. */
 static uint64_t run_baseline(int sock, uint32_t n, uint64_t size) {
         int fds[MAX_N];
         struct cmd c = {.op = 'B', .n = n, .size = size};
@@ -310,6 +315,11 @@ static uint64_t run_baseline(int sock, uint32_t n, uint64_t size) {
         return t1 - t0;
 }
 
+/*
+ * Timed: from AllocateSharedCollection through Duplicate, the token's trip to the peer, both sides' Bind,
+ * SetConstraints and WaitForAllBuffersAllocated, until the peer acks after fstat()ing its n fds. Only the
+ * initiator asks for a count and a size, so the result is exactly n buffers of `size` bytes.
+ */
 static uint64_t run_sysmem(struct sysmem_allocator *alloc, int sock, uint32_t n, uint64_t size) {
         struct sysmem_token *token, *dup;
         struct sysmem_collection *coll;
@@ -434,16 +444,17 @@ int main(int argc, char **argv) {
                 const char *label;
         } cases[] = {{8, 1u << 20, "8 x 1 MiB"}, {64, 64u << 10, "64 x 64 KiB"}};
         struct stats res[2][2];
+        double paired[2]; /* median over iterations of sysmem / baseline within the same iteration */
         unsigned unsettled = 0;
         uint64_t *base = calloc((size_t)iters, sizeof *base), *sm = calloc((size_t)iters, sizeof *sm);
         /* CPU per exchange of [path][process: sysmemd, initiator, peer], one sample per iteration */
-        uint64_t *cpu[2][3], *wakeups = calloc((size_t)iters, sizeof *wakeups);
+        uint64_t *cpu[2][3], *wakeups = calloc((size_t)iters, sizeof *wakeups), *ratios = calloc((size_t)iters, 8);
         double wakeups_median[2];
         struct stats cpu_res[2][2][3];
         for (size_t j = 0; j < 6; j++)
                 if (!(cpu[j / 3][j % 3] = calloc((size_t)iters, sizeof(uint64_t))))
                         fail("calloc", ENOMEM);
-        if (!base || !sm || !wakeups)
+        if (!base || !sm || !wakeups || !ratios)
                 fail("calloc", ENOMEM);
         pid_t self = getpid();
         printf("bench-share: %d iterations per case after %d warm-up, baseline and sysmem alternating; "
@@ -467,15 +478,17 @@ int main(int argc, char **argv) {
                         c[1][2][1] = cpu_ns(peer), c[1][0][1] = cpu_ns(daemon_pid);
                         uint64_t w1 = schedstat(daemon_pid, 2);
                         if (i >= 0) {
-                                wakeups[i] = (w1 - w0) * 1000; /* summarize() reports thousandths */
+                                wakeups[i] = (w1 - w0) * 1000; /* summarize() divides by 1000 (ns to us) */
                                 base[i] = b;
                                 sm[i] = s;
+                                ratios[i] = s * 1000 / (b ? b : 1); /* summarize() divides by 1000 */
                                 for (size_t j = 0; j < 6; j++)
                                         cpu[j / 3][j % 3][i] = c[j / 3][j % 3][1] - c[j / 3][j % 3][0];
                         }
                 }
                 res[k][0] = summarize(base, (size_t)iters);
                 res[k][1] = summarize(sm, (size_t)iters);
+                paired[k] = summarize(ratios, (size_t)iters).p50;
                 for (size_t j = 0; j < 6; j++)
                         cpu_res[k][j / 3][j % 3] = summarize(cpu[j / 3][j % 3], (size_t)iters);
                 wakeups_median[k] = summarize(wakeups, (size_t)iters).p50;
@@ -510,20 +523,21 @@ int main(int argc, char **argv) {
         int fds_end = daemon_fd_count();
         double bench_s = (double)(now_ns() - bench_t0) / 1e9;
 
-        printf("\n%-12s %-9s %10s %10s %10s %16s\n", "buffers", "path", "p10 us", "median us", "p90 us",
-               "sysmem/baseline");
+        /* The paired ratio compares runs a few hundred microseconds apart: steadier on a busy machine. */
+        printf("\n%-12s %-9s %10s %10s %10s %16s %8s\n", "buffers", "path", "p10 us", "median us", "p90 us",
+               "sysmem/baseline", "paired");
         for (size_t k = 0; k < 2; k++) {
                 printf("%-12s %-9s %10.1f %10.1f %10.1f\n", cases[k].label, "baseline", res[k][0].p10, res[k][0].p50,
                        res[k][0].p90);
-                printf("%-12s %-9s %10.1f %10.1f %10.1f %15.2fx\n", "", "sysmem", res[k][1].p10, res[k][1].p50,
-                       res[k][1].p90, res[k][1].p50 / res[k][0].p50);
+                printf("%-12s %-9s %10.1f %10.1f %10.1f %15.2fx %7.2fx\n", "", "sysmem", res[k][1].p10,
+                       res[k][1].p50, res[k][1].p90, res[k][1].p50 / res[k][0].p50, paired[k]);
         }
         printf("\nnon-shared 4 x 64 KiB collections (allocate, set constraints, wait, free, release): "
                "median %.0f/s (min %.0f, max %.0f; %d batches of %d)\n",
                rates[NS_BATCHES / 2], rates[0], rates[NS_BATCHES - 1], NS_BATCHES, NS_BATCH);
         printf("  per collection (median batch): sysmemd CPU %.1f us in %.1f wakeups, client CPU %.1f us\n",
-               ns_cpu_res[0].p50, ns_cpu_res[2].p50 / 1000.0, ns_cpu_res[1].p50);
-        printf("\nCPU time per exchange, median us (from /proc/PID/schedstat; sysmemd's includes its clean-up)\n");
+               ns_cpu_res[0].p50, ns_cpu_res[2].p50, ns_cpu_res[1].p50);
+        printf("\nCPU time per exchange, median us (sysmemd's includes its clean-up; wakeups: times switched in)\n");
         printf("%-12s %-9s %10s %10s %10s %10s %16s\n", "buffers", "path", "sysmemd", "initiator", "peer", "total",
                "sysmemd wakeups");
         for (size_t k = 0; k < 2; k++)
@@ -533,7 +547,7 @@ int main(int argc, char **argv) {
                                j ? "sysmem" : "baseline", cs[0].p50, cs[1].p50, cs[2].p50,
                                cs[0].p50 + cs[1].p50 + cs[2].p50);
                         if (j)
-                                printf(" %16.1f", wakeups_median[k] / 1000.0);
+                                printf(" %16.1f", wakeups_median[k]);
                         printf("\n");
                 }
         printf("\nsysmemd fds: %d at start, %d at end%s; %u iterations did not settle within 200 ms%s; %.1f s\n",
@@ -555,6 +569,7 @@ int main(int argc, char **argv) {
         free(base);
         free(sm);
         free(wakeups);
+        free(ratios);
         for (size_t j = 0; j < 6; j++)
                 free(cpu[j / 3][j % 3]);
         ok = ok && WIFEXITED(dst) && WEXITSTATUS(dst) == 0 && settled && fds_end == fds_start;

@@ -1,5 +1,6 @@
 /* collection.c: a logical buffer collection: its node tree, the messages of its nodes, failure, and allocation. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ static uint8_t node_object_kind(const struct node *n) {
         return 0;
 }
 
+static int stuck_timer_fired(sd_event_source *src, uint64_t usec, void *userdata);
+
 struct collection *collection_new(struct server *s, struct allocator_conn *creator) {
         struct collection *c = calloc(1, sizeof *c);
         if (!c)
@@ -52,13 +55,53 @@ struct collection *collection_new(struct server *s, struct allocator_conn *creat
         list_init(&c->nodes);
         c->state = COLLECTION_NEGOTIATING;
         for (size_t i = 0; i < SYSMEM_MAX_BUFFERS; i++)
-                c->buffer_fds[i] = -1;
+                c->buffer_fds[i] = c->ro_fds[i] = -1;
+        c->weak_signal_fd = c->weak_client_fd = -1;
+        c->created_usec = util_now_usec();
         c->creator = creator;
         if (creator)
                 creator->live_collections++;
         list_append(&s->collections, &c->link);
         s->collection_count++;
+        /* Like sysmem, say what an allocation still waits for after 5 s; it is only a log. */
+        collection_arm_stuck_timer(c, c->created_usec + 5u * 1000000u);
         return c;
+}
+
+void collection_arm_stuck_timer(struct collection *c, uint64_t deadline_usec) {
+        if (c->stuck_timer) {
+                (void)sd_event_source_set_time(c->stuck_timer, deadline_usec);
+                (void)sd_event_source_set_enabled(c->stuck_timer, SD_EVENT_ONESHOT);
+                return;
+        }
+        (void)sd_event_add_time(c->server->event, &c->stuck_timer, CLOCK_MONOTONIC, deadline_usec, 100000,
+                                stuck_timer_fired, c);
+}
+
+void collection_stuck_log(struct collection *c) {
+        uint64_t age = (util_now_usec() - c->created_usec) / 1000;
+        log_warning("collection %llu%s%s is not allocated after %llu ms; waiting for:", (unsigned long long)c->id,
+                    c->has_name ? " " : "", c->has_name ? c->name : "", (unsigned long long)age);
+        list_for_each(n, &c->nodes, struct node, link) {
+                if (n->dead || node_ready(n))
+                        continue;
+                const char *why = n->kind == NODE_TOKEN        ? "token not yet bound or released"
+                                  : n->kind == NODE_COLLECTION ? "collection without SetConstraints"
+                                                               : "group without AllChildrenPresent";
+                log_warning("  %s '%s' (id %llu): %s", node_kind_name(n->kind), node_display_name(n),
+                            (unsigned long long)n->debug_id, why);
+        }
+}
+
+static int stuck_timer_fired(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct collection *c = userdata;
+        if (c->dead || c->state != COLLECTION_NEGOTIATING)
+                return 0;
+        collection_stuck_log(c);
+        /* Once more 30 s later, then never again (as sysmem does). */
+        if (++c->stuck_logs < 2)
+                collection_arm_stuck_timer(c, usec + 30u * 1000000u);
+        return 0;
 }
 
 int node_attach_fd(struct node *n, int fd) {
@@ -86,14 +129,22 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
         n->parent = parent;
         n->kind = kind;
         n->fd = -1;
+        n->node_ref_fd = n->node_ref_client_fd = -1;
         n->pending_bind_fd = -1;
         n->rights_mask = SYSMEM_RIGHTS_SAME;
+        n->index = c->next_node_index++;
         list_init(&n->children);
         if (parent) {
-                /* A child starts with its parent's debug info and rights (sysmem-aggregation.md §0). */
+                /*
+                 * A child starts with its parent's debug info, rights and weakness at the time it is made;
+                 * weak-ok only if the parent asked for it for its children (sysmem-aggregation.md §0).
+                 */
                 memcpy(n->debug_name, parent->debug_name, sizeof n->debug_name);
                 n->debug_id = parent->debug_id;
                 n->rights_mask = parent->rights_mask;
+                n->weak = parent->weak;
+                n->weak_ok = parent->weak_ok_for_children;
+                n->weak_ok_for_children = parent->weak_ok_for_children;
         }
         if (node_attach_fd(n, fd) < 0) {
                 free(n);
@@ -119,17 +170,45 @@ static void node_detach_fd(struct node *n) {
         n->pending_bind_fd = -1;
 }
 
+void node_close_lifetime_trackers(struct node *n) {
+        for (uint32_t i = 0; i < n->lifetime_count; i++)
+                close(n->lifetime_fds[i]);
+        n->lifetime_count = 0;
+}
+
 void node_free(struct node *n) {
         node_detach_fd(n);
+        node_close_lifetime_trackers(n);
+        if (n->node_ref_fd >= 0)
+                close(n->node_ref_fd);
+        if (n->node_ref_client_fd >= 0)
+                close(n->node_ref_client_fd);
         free(n->constraints);
         free(n);
 }
 
+bool node_connected(const struct node *n) { return !n->dead && !n->orphaned; }
+
 /* Closes and forgets every buffer fd: retire and free both run, and a closed number may be reused in between. */
 static void collection_close_buffers(struct collection *c) {
-        for (uint32_t i = 0; i < SYSMEM_MAX_BUFFERS; i++)
+        for (uint32_t i = 0; i < SYSMEM_MAX_BUFFERS; i++) {
                 if (c->buffer_fds[i] >= 0)
                         close(take_fd(&c->buffer_fds[i]));
+                if (c->ro_fds[i] >= 0)
+                        close(take_fd(&c->ro_fds[i]));
+        }
+        c->buffers_released = true;
+}
+
+/* close_weak_asap: hanging up the daemon's end tells every weak participant to close its buffers. */
+static void collection_signal_weak(struct collection *c) {
+        if (c->weak_signalled)
+                return;
+        c->weak_signalled = true;
+        if (c->weak_signal_fd >= 0)
+                close(take_fd(&c->weak_signal_fd));
+        if (c->weak_client_fd >= 0)
+                close(take_fd(&c->weak_client_fd));
 }
 
 void collection_free(struct collection *c) {
@@ -138,16 +217,23 @@ void collection_free(struct collection *c) {
                 node_free(n);
         }
         collection_close_buffers(c);
+        collection_signal_weak(c);
+        sd_event_source_disable_unref(c->stuck_timer);
         free(c);
 }
 
-/* Removes a failed collection from the server; its memory is freed after the dispatch pass. */
+/*
+ * Removes a collection from the server (failed, or every participant gone); its memory is freed
+ * after the dispatch pass. Lifetime trackers fire here: from the daemon's point of view no
+ * participant holds the buffers any more (docs/differences.md says what Linux lets it know).
+ */
 static void collection_retire(struct collection *c) {
         if (c->dead)
                 return;
         struct server *s = c->server;
         c->dead = true;
-        c->state = COLLECTION_FAILED;
+        if (c->state != COLLECTION_ALLOCATED || c->error != SYSMEM_ERROR_INVALID)
+                c->state = COLLECTION_FAILED;
         list_remove(&c->link);
         s->collection_count--;
         s->total_bytes -= c->bytes_charged;
@@ -155,13 +241,16 @@ static void collection_retire(struct collection *c) {
         if (c->creator)
                 c->creator->live_collections--;
         c->creator = NULL;
+        c->stuck_timer = sd_event_source_disable_unref(c->stuck_timer);
         /* The daemon lets go of its buffer fds now; the kernel frees pages when clients let go too. */
         collection_close_buffers(c);
+        collection_signal_weak(c);
+        list_for_each(n, &c->nodes, struct node, link) node_close_lifetime_trackers(n);
         list_append(&s->graveyard_collections, &c->link);
         server_schedule_reap(s);
 }
 
-/* Fails one node: answers its waits, sends the epitaph, closes its socket, removes it from the tree. */
+/* Fails one node: answers its waits, sends the epitaph, closes its socket, leaves the tree. */
 static void node_fail_one(struct node *n, enum sysmem_error error, const char *message) {
         struct server *s = n->collection->server;
         if (n->dead)
@@ -175,6 +264,8 @@ static void node_fail_one(struct node *n, enum sysmem_error error, const char *m
                 server_send_epitaph(s, n->fd, error, message);
         }
         node_detach_fd(n);
+        /* A subtree that failed never gets (or keeps) its buffers: its trackers fire now. */
+        node_close_lifetime_trackers(n);
 }
 
 void collection_fail(struct collection *c, enum sysmem_error error, const char *message) {
@@ -192,13 +283,53 @@ void collection_fail(struct collection *c, enum sysmem_error error, const char *
 }
 
 /*
- * The subtree a failure takes down: for now every node propagates to its parent, so a failure
- * anywhere fails the whole collection (attached and dispensable subtrees come with the node tree).
+ * The subtree a failure of n takes down (sysmem's FindTreeToFail): climb until the root, an
+ * isolated node (AttachToken root, unchosen group child), or a dispensable node whose buffers are
+ * already allocated.
  */
 static struct node *find_tree_to_fail(struct node *n) {
-        while (n->parent)
+        for (;;) {
+                if (!n->parent || n->mode == MODE_DO_NOT_PROPAGATE)
+                        return n;
+                if (n->mode == MODE_PROPAGATE_BEFORE_ALLOCATION && n->allocated)
+                        return n;
                 n = n->parent;
-        return n;
+        }
+}
+
+/* Fails top and everything under it, leaves first; the nodes stay (dead) until the collection goes. */
+static void fail_subtree(struct node *top, enum sysmem_error error, const char *message) {
+        struct collection *c = top->collection;
+        size_t cap = c->node_count + 1, count = 0, head = 0;
+        struct node **order = calloc(cap, sizeof *order);
+        if (!order) {
+                collection_fail(c, SYSMEM_ERROR_NO_MEMORY, "out of memory while failing a subtree");
+                return;
+        }
+        order[count++] = top;
+        while (head < count) {
+                struct node *n = order[head++];
+                list_for_each(ch, &n->children, struct node, sibling_link) if (!ch->dead && count < cap)
+                        order[count++] = ch;
+        }
+        for (size_t i = count; i-- > 0;)
+                node_fail_one(order[i], error, message);
+        free(order);
+}
+
+void collection_fail_domain(struct node *n, enum sysmem_error error, const char *message) {
+        struct collection *c = n->collection;
+        if (c->dead)
+                return;
+        struct node *top = find_tree_to_fail(n);
+        if (top == c->root) {
+                collection_fail(c, error, message);
+                return;
+        }
+        log_info("collection %llu: the subtree of %s '%s' failed: %s: %s", (unsigned long long)c->id,
+                 node_kind_name(top->kind), node_display_name(top), error_name(error), message);
+        fail_subtree(top, error, message);
+        collection_after_change(c);
 }
 
 void node_fail(struct node *n, enum sysmem_error error, const char *fmt, ...) {
@@ -217,171 +348,165 @@ void node_fail(struct node *n, enum sysmem_error error, const char *fmt, ...) {
         log_warning("collection %llu: %s", (unsigned long long)c->id, message);
         /*
          * The node itself gets the precise error (PROTOCOL_DEVIATION for a bad request); the rest of
-         * the failure domain gets UNSPECIFIED, as in sysmem2, with the reason spelled out.
+         * its failure domain gets UNSPECIFIED, as in sysmem2, with the reason spelled out.
          */
-        node_fail_one(n, error, message);
         struct node *top = find_tree_to_fail(n);
+        node_fail_one(n, error, message);
         if (top == c->root) {
                 collection_fail(c, SYSMEM_ERROR_UNSPECIFIED, message);
                 return;
         }
-        node_fail_one(top, SYSMEM_ERROR_UNSPECIFIED, message);
+        fail_subtree(top, SYSMEM_ERROR_UNSPECIFIED, message);
+        collection_after_change(c);
 }
 
-/* ---- allocation ---- */
+/* ---- what follows any change of the tree ---- */
 
-static bool node_ready(const struct node *n) {
-        if (n->orphaned)
+static bool subtree_has_client(const struct node *n) {
+        if (node_connected(n))
                 return true;
-        switch (n->kind) {
-        case NODE_TOKEN:
-                return false;
-        case NODE_COLLECTION:
-                return n->constraints_set;
-        case NODE_GROUP:
-                return false;
+        list_for_each(ch, &n->children, struct node, sibling_link) if (!ch->dead && subtree_has_client(ch)) return true;
+        return false;
+}
+
+/*
+ * Failure domains nobody is connected to any more can never use their buffers: sysmem fails them
+ * (a dispensable one before allocation takes its parent's domain with it). Deeper domains first.
+ * Returns whether it failed something.
+ */
+static bool fail_abandoned_domains(struct collection *c) {
+        for (struct list_link *k = c->nodes.head.prev; k != &c->nodes.head; k = k->prev) {
+                struct node *n = list_entry(k, struct node, link);
+                if (n->dead || !n->parent || n->mode == MODE_PROPAGATE)
+                        continue;
+                if (subtree_has_client(n))
+                        continue;
+                collection_fail_domain(n, SYSMEM_ERROR_UNSPECIFIED, "every participant of this subtree has left");
+                return true;
         }
         return false;
 }
 
-/* Breadth-first order, the order in which sysmem folds participants together. */
-static size_t collect_bfs(struct collection *c, struct node **out, size_t cap) {
-        size_t head = 0, tail = 0;
-        if (!c->root || cap == 0)
-                return 0;
-        out[tail++] = c->root;
-        while (head < tail) {
-                struct node *n = out[head++];
-                list_for_each(ch, &n->children, struct node, sibling_link) {
-                        if (tail < cap && !ch->dead)
-                                out[tail++] = ch;
-                }
-        }
-        return tail;
+static bool is_strong_holder(const struct node *n) {
+        return node_connected(n) && !n->weak && n->kind == NODE_COLLECTION && n->allocated;
 }
 
-static int send_info(struct collection *c, struct node *n, uint32_t txid) {
+void collection_after_change(struct collection *c) {
+        for (int guard = 0; guard < 4096 && !c->dead; guard++) {
+                if (fail_abandoned_domains(c))
+                        continue;
+                bool connected = c->root && subtree_has_client(c->root);
+                if (c->state == COLLECTION_NEGOTIATING) {
+                        if (!connected) {
+                                collection_fail(c, SYSMEM_ERROR_UNSPECIFIED,
+                                                "every participant released the collection before it was allocated");
+                                return;
+                        }
+                        bool strong = false;
+                        list_for_each(n, &c->nodes, struct node, link) strong |= !n->dead && !n->weak;
+                        if (!strong) {
+                                collection_fail(c, SYSMEM_ERROR_UNSPECIFIED,
+                                                "no strong participant is left; weak ones alone cannot keep buffers");
+                                return;
+                        }
+                        allocate_run(c);
+                        if (c->dead || c->state == COLLECTION_NEGOTIATING)
+                                return;
+                        continue; /* allocated: late joiners and strong holders are looked at next */
+                }
+                if (!connected) {
+                        /* The normal end: every participant has released or gone. */
+                        log_debug("collection %llu: every participant has left; done", (unsigned long long)c->id);
+                        collection_retire(c);
+                        return;
+                }
+                /*
+                 * When no strong participant holds the buffers any more, weak ones are told to close
+                 * theirs and the daemon drops its own references, so the memory can go.
+                 */
+                bool strong = false;
+                list_for_each(n, &c->nodes, struct node, link) strong |= is_strong_holder(n);
+                if (!strong && !c->buffers_released) {
+                        log_debug("collection %llu: no strong participant holds the buffers; close_weak_asap",
+                                  (unsigned long long)c->id);
+                        collection_signal_weak(c);
+                        collection_close_buffers(c);
+                }
+                allocate_run(c);
+                return;
+        }
+}
+
+void collection_maybe_allocate(struct collection *c) { collection_after_change(c); }
+void collection_maybe_end(struct collection *c) { collection_after_change(c); }
+
+/* A read-only open of buffer i: the fd a participant that does not write gets (made once, shared). */
+static int buffer_ro_fd(struct collection *c, uint32_t i) {
+        if (c->ro_fds[i] >= 0)
+                return c->ro_fds[i];
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", c->buffer_fds[i]);
+        c->ro_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        return c->ro_fds[i];
+}
+
+int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
         struct wire_buffer buffers[SYSMEM_MAX_BUFFERS];
-        bool gets = n->constraints && core_participant_gets_buffers(n->constraints);
+        /*
+         * Who gets which fds: nobody without usage; read-only fds unless the participant's usage
+         * writes and its rights allow writing; nothing once the daemon has let go of the buffers.
+         */
+        bool gets = n->constraints && core_participant_gets_buffers(n->constraints) &&
+                    (n->rights_mask & SYSMEM_RIGHT_READ) && !c->buffers_released;
+        bool writes = gets && core_usage_needs_write(&n->constraints->usage) && (n->rights_mask & SYSMEM_RIGHT_WRITE);
         for (uint32_t i = 0; i < c->buffer_count; i++) {
-                buffers[i].vmo = gets ? c->buffer_fds[i] : -1;
+                int fd = -1;
+                if (gets) {
+                        fd = writes ? c->buffer_fds[i] : buffer_ro_fd(c, i);
+                        if (fd < 0) {
+                                log_error("collection %llu: cannot open buffer %u read-only: %s",
+                                          (unsigned long long)c->id, i, strerror(errno));
+                                return -EIO;
+                        }
+                }
+                buffers[i].vmo = fd;
                 buffers[i].vmo_usable_start = 0;
+        }
+        int weak_fd = -1;
+        if (n->weak) {
+                if (c->weak_client_fd < 0 && !c->weak_signalled) {
+                        int sv[2];
+                        if (server_new_socketpair(sv) < 0)
+                                return -EIO;
+                        c->weak_signal_fd = sv[0];
+                        c->weak_client_fd = sv[1];
+                }
+                if (c->weak_signalled) {
+                        /* The signal was given already: hand out an end that is hung up from the start. */
+                        int sv[2];
+                        if (server_new_socketpair(sv) < 0)
+                                return -EIO;
+                        close(sv[0]);
+                        weak_fd = sv[1];
+                } else {
+                        weak_fd = c->weak_client_fd;
+                }
         }
         struct wire_collection_info info = {
                 .settings = c->result.settings,
                 .buffers = buffers,
                 .buffer_count = c->buffer_count,
                 .buffer_collection_id = c->id,
-                .close_weak_asap = -1,
+                .close_weak_asap = weak_fd,
         };
-        return server_reply(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
-                            &wire_collection_info_schema, &info);
-}
-
-static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
-        struct server *s = c->server;
-        const struct sysmem_buffer_memory_settings *bs = &c->result.settings.buffer_settings;
-        uint64_t total = bs->raw_vmo_size * c->result.buffer_count;
-        if (total > s->limits.max_total_bytes - MIN(s->total_bytes, s->limits.max_total_bytes)) {
-                snprintf(err, err_size,
-                         "%u buffers of %llu bytes would take the server past its limit of %llu bytes in all "
-                         "collections (%llu in use)",
-                         c->result.buffer_count, (unsigned long long)bs->raw_vmo_size,
-                         (unsigned long long)s->limits.max_total_bytes, (unsigned long long)s->total_bytes);
-                return -ENOMEM;
-        }
-        for (uint32_t i = 0; i < c->result.buffer_count; i++) {
-                char name[SYSMEM_MAX_NAME_LENGTH + 32];
-                snprintf(name, sizeof name, "sysmem:%s:%u", c->has_name ? c->name : "", i);
-                int r = heap_memfd_allocate(bs->raw_vmo_size, name, &c->buffer_fds[i]);
-                if (r < 0) {
-                        snprintf(err, err_size, "allocating buffer %u of %llu bytes from %s failed: %s", i,
-                                 (unsigned long long)bs->raw_vmo_size, bs->heap.heap_type, strerror(-r));
-                        for (uint32_t j = 0; j < i; j++)
-                                close(take_fd(&c->buffer_fds[j]));
-                        return r;
-                }
-        }
-        c->buffer_count = c->result.buffer_count;
-        c->bytes_charged = total;
-        s->total_bytes += total;
-        return 0;
-}
-
-void collection_maybe_allocate(struct collection *c) {
-        struct server *s = c->server;
-        if (c->dead || c->state != COLLECTION_NEGOTIATING)
-                return;
-        struct node *order[1024];
-        size_t count = collect_bfs(c, order, ARRAY_LEN(order));
-
-        /* Zero-client check: once nobody is connected, nobody can ever use the buffers. */
-        bool connected = false;
-        for (size_t i = 0; i < count; i++)
-                if (!order[i]->orphaned)
-                        connected = true;
-        if (!connected) {
-                collection_fail(c, SYSMEM_ERROR_UNSPECIFIED,
-                                "every participant released the collection before it was allocated");
-                return;
-        }
-        for (size_t i = 0; i < count; i++)
-                if (!node_ready(order[i]))
-                        return;
-
-        struct core_participant parts[1024];
-        size_t np = 0;
-        for (size_t i = 0; i < count; i++) {
-                struct node *n = order[i];
-                if (n->kind != NODE_COLLECTION || !n->constraints_set)
-                        continue;
-                parts[np].constraints = n->constraints;
-                parts[np].debug_name = n->debug_name[0] ? n->debug_name : NULL;
-                np++;
-        }
-        struct core_failure failure = {0};
-        int r = core_aggregate(parts, np, &s->core_config, &c->result, &failure);
-        if (r < 0) {
-                log_info("collection %llu: negotiation failed: %s", (unsigned long long)c->id, failure.message);
-                collection_fail(c, failure.error ? failure.error : SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
-                                failure.message);
-                return;
-        }
-        char err[CORE_MESSAGE_SIZE];
-        if (allocate_buffers(c, err, sizeof err) < 0) {
-                collection_fail(c, SYSMEM_ERROR_NO_MEMORY, err);
-                return;
-        }
-        c->state = COLLECTION_ALLOCATED;
-        log_debug("collection %llu allocated: %u x %llu bytes", (unsigned long long)c->id, c->buffer_count,
-                  (unsigned long long)c->result.settings.buffer_settings.size_bytes);
-        for (size_t i = 0; i < count; i++) {
-                struct node *n = order[i];
-                if (n->dead || n->fd < 0)
-                        continue;
-                for (uint32_t w = 0; w < n->pending_wait_count; w++)
-                        if (send_info(c, n, n->pending_waits[w]) < 0)
-                                log_debug("collection %llu: could not deliver buffers to '%s'",
-                                          (unsigned long long)c->id, node_display_name(n));
-                n->pending_wait_count = 0;
-        }
-}
-
-/*
- * After allocation, the collection ends when its last participant has gone: the daemon drops its
- * buffer fds, and the kernel frees the memory once the participants' fds and mappings are gone too.
- */
-void collection_maybe_end(struct collection *c) {
-        if (c->dead)
-                return;
-        list_for_each(n, &c->nodes, struct node, link) if (!n->dead && !n->orphaned) return;
-        log_debug("collection %llu: every participant released it; done", (unsigned long long)c->id);
-        c->error = SYSMEM_ERROR_INVALID;
-        collection_retire(c);
+        int r = server_reply(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                             &wire_collection_info_schema, &info);
+        if (weak_fd >= 0 && weak_fd != c->weak_client_fd)
+                close(weak_fd);
+        return r;
 }
 
 /* ---- node messages ---- */
-
 
 static bool check_node_capacity(struct node *n, uint16_t op, uint32_t txid, uint32_t more) {
         struct collection *c = n->collection;
@@ -395,45 +520,51 @@ static bool check_node_capacity(struct node *n, uint16_t op, uint32_t txid, uint
         return false;
 }
 
-/* Creates a child token of n and returns the client end of its socket, or -errno. */
-static int new_child_token(struct node *n, uint32_t mask) {
+/* Creates a child of n (a token, or a group) and returns the client end of its socket, or -errno. */
+static int new_child(struct node *n, enum node_kind kind, uint32_t mask, struct node **ret_child) {
         int sv[2];
         int r = server_new_socketpair(sv);
         if (r < 0)
                 return r;
-        struct node *child = node_new(n->collection, n, NODE_TOKEN, sv[0]);
+        struct node *child = node_new(n->collection, n, kind, sv[0]);
         if (!child) {
                 close(sv[0]);
                 close(sv[1]);
                 return -ENOMEM;
         }
+        /* A mask of 0 is deprecated in Fuchsia and means "same rights", like SYSMEM_RIGHTS_SAME. */
         if (mask != SYSMEM_RIGHTS_SAME && mask != 0)
                 child->rights_mask &= mask;
+        if (ret_child)
+                *ret_child = child;
         return sv[1];
 }
 
-static void token_duplicate(struct node *n, struct wire_msg *m) {
+/* Replies with one new child's fd (Duplicate, CreateChild, AttachToken, CreateBufferCollectionTokenGroup). */
+static struct node *reply_new_child(struct node *n, struct wire_msg *m, enum node_kind kind, uint32_t mask) {
         struct server *s = n->collection->server;
         if (!check_node_capacity(n, m->opcode, m->txid, 1))
-                return;
-        struct wire_duplicate *req = m->body;
-        /* A mask of 0 is deprecated in Fuchsia and means "same rights". */
-        int fd = new_child_token(n, req->rights_attenuation_mask);
+                return NULL;
+        struct node *child = NULL;
+        int fd = new_child(n, kind, mask, &child);
         if (fd < 0) {
                 server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, strerror(-fd));
-                return;
+                return NULL;
         }
         struct wire_fd_body body = {.fd = fd};
         server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
         close(fd);
+        return child;
 }
 
-static void token_duplicate_sync(struct node *n, struct wire_msg *m) {
+/* DuplicateSync and CreateChildrenSync: one token per mask, all or nothing. */
+static void reply_new_children(struct node *n, struct wire_msg *m) {
         struct server *s = n->collection->server;
         struct wire_duplicate_sync *req = m->body;
         for (uint32_t i = 0; i < req->rights_attenuation_mask_count; i++)
                 if (req->rights_attenuation_masks[i] == 0) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "DuplicateSync with a rights mask of 0");
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s with a rights mask of 0",
+                                  wire_message_lookup(m->opcode)->name);
                         return;
                 }
         if (!check_node_capacity(n, m->opcode, m->txid, req->rights_attenuation_mask_count))
@@ -441,7 +572,7 @@ static void token_duplicate_sync(struct node *n, struct wire_msg *m) {
         int fds[SYSMEM_MAX_DUPLICATES];
         uint32_t made = 0;
         for (; made < req->rights_attenuation_mask_count; made++) {
-                fds[made] = new_child_token(n, req->rights_attenuation_masks[made]);
+                fds[made] = new_child(n, NODE_TOKEN, req->rights_attenuation_masks[made], NULL);
                 if (fds[made] < 0)
                         break;
         }
@@ -449,8 +580,8 @@ static void token_duplicate_sync(struct node *n, struct wire_msg *m) {
                 /* The children made so far close with their client ends; that fails them, so fail cleanly now. */
                 for (uint32_t i = 0; i < made; i++)
                         close(fds[i]);
-                node_fail(n, SYSMEM_ERROR_NO_MEMORY, "DuplicateSync could not create %u tokens",
-                          req->rights_attenuation_mask_count);
+                node_fail(n, SYSMEM_ERROR_NO_MEMORY, "%s could not create %u tokens",
+                          wire_message_lookup(m->opcode)->name, req->rights_attenuation_mask_count);
                 return;
         }
         struct wire_duplicate_sync_reply body = {.tokens = fds, .token_count = made};
@@ -466,8 +597,14 @@ static void collection_wait(struct node *n, struct wire_msg *m) {
                 node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "WaitForAllBuffersAllocated before SetConstraints");
                 return;
         }
-        if (c->state == COLLECTION_ALLOCATED) {
-                send_info(c, n, m->txid);
+        if (n->weak && !n->weak_ok) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                          "a weak collection must send SetWeakOk before WaitForAllBuffersAllocated");
+                return;
+        }
+        n->wait_seen = true;
+        if (n->allocated) {
+                collection_send_info(c, n, m->txid);
                 return;
         }
         if (n->pending_wait_count >= s->limits.max_pending_waits) {
@@ -478,10 +615,101 @@ static void collection_wait(struct node *n, struct wire_msg *m) {
         n->pending_waits[n->pending_wait_count++] = m->txid;
 }
 
+/* The nearest common ancestor of a and b is a group: they are alternatives, never both chosen. */
+static bool is_alternate(struct node *a, struct node *b) {
+        for (struct node *x = a; x; x = x->parent)
+                for (struct node *y = b; y; y = y->parent)
+                        if (x == y)
+                                return x->kind == NODE_GROUP;
+        return false;
+}
+
+static void node_get_ref(struct node *n, struct wire_msg *m) {
+        struct server *s = n->collection->server;
+        if (n->node_ref_fd < 0) {
+                /*
+                 * A socketpair nobody reads: the daemon's end is the node's identity and the kernel
+                 * vouches for it (sock_diag). Every GetNodeRef hands out the same client end again.
+                 */
+                int sv[2];
+                struct stat st;
+                if (server_new_socketpair(sv) < 0) {
+                        server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
+                        return;
+                }
+                if (fstat(sv[0], &st) < 0) {
+                        close(sv[0]);
+                        close(sv[1]);
+                        server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_UNSPECIFIED, "fstat failed");
+                        return;
+                }
+                n->node_ref_fd = sv[0];
+                n->node_ref_client_fd = sv[1];
+                n->node_ref_ino = st.st_ino;
+        }
+        struct wire_fd_body body = {.fd = n->node_ref_client_fd};
+        server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+}
+
+static void node_is_alternate_for(struct node *n, struct wire_msg *m) {
+        struct collection *c = n->collection;
+        struct server *s = c->server;
+        struct wire_fd_body *req = m->body;
+        struct stat st;
+        if (fstat(req->fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+                server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                                   "the fd is not a node reference");
+                return;
+        }
+        struct node *other = collection_find_node_ref(c, req->fd);
+        if (!other) {
+                server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
+                                   "the fd is not a node reference of a live node of this collection");
+                return;
+        }
+        struct wire_is_alternate_reply rep = {.is_alternate = is_alternate(n, other)};
+        server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+}
+
+static void node_attach_lifetime(struct node *n, struct wire_msg *m) {
+        struct collection *c = n->collection;
+        struct wire_attach_lifetime_tracking *req = m->body;
+        if (n->lifetime_count >= NODE_MAX_LIFETIME_TRACKERS) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "more than %u AttachLifetimeTracking on one collection",
+                          NODE_MAX_LIFETIME_TRACKERS);
+                return;
+        }
+        int fd = wire_msg_take_fd(m, req->server_end);
+        if (fd < 0)
+                return;
+        n->lifetime_fds[n->lifetime_count] = fd;
+        n->lifetime_remaining[n->lifetime_count] = req->buffers_remaining;
+        n->lifetime_count++;
+        /* Already allocated with few enough buffers: nothing to wait for. */
+        if (n->allocated && c->buffer_count <= req->buffers_remaining) {
+                close(fd);
+                n->lifetime_count--;
+        }
+}
+
+/* Messages that may only come before the node is ready for allocation. */
+static bool weak_allowed(const struct node *n) {
+        switch (n->kind) {
+        case NODE_TOKEN:
+                return true;
+        case NODE_COLLECTION:
+                return !n->constraints_set;
+        case NODE_GROUP:
+                return !n->children_present;
+        }
+        return false;
+}
+
 static void node_handle(struct node *n, struct wire_msg *m) {
         struct collection *c = n->collection;
         struct server *s = c->server;
-        if (n->released) {
+        /* sysmem lets SetDispensable through after Release; every other message is a deviation. */
+        if (n->released && m->opcode != WIRE_OP_SET_DISPENSABLE) {
                 node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s after Release", wire_message_lookup(m->opcode)->name);
                 return;
         }
@@ -492,6 +720,10 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 break;
         }
         case WIRE_OP_RELEASE:
+                if (n->kind == NODE_GROUP && !n->children_present) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "Release of a group before AllChildrenPresent");
+                        return;
+                }
                 n->released = true;
                 break;
         case WIRE_OP_SET_NAME: {
@@ -515,11 +747,56 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
                 break;
         }
-        case WIRE_OP_DUPLICATE:
-                token_duplicate(n, m);
+        case WIRE_OP_SET_DEBUG_TIMEOUT_LOG_DEADLINE: {
+                struct wire_deadline *req = m->body;
+                /* Ignored once the log ran or a result exists, as in sysmem. */
+                if (c->state == COLLECTION_NEGOTIATING && c->stuck_logs == 0)
+                        collection_arm_stuck_timer(c, req->deadline / 1000u);
                 break;
+        }
+        case WIRE_OP_SET_VERBOSE_LOGGING:
+                c->verbose = true;
+                break;
+        case WIRE_OP_GET_NODE_REF:
+                node_get_ref(n, m);
+                break;
+        case WIRE_OP_IS_ALTERNATE_FOR:
+                node_is_alternate_for(n, m);
+                break;
+        case WIRE_OP_SET_WEAK:
+                if (!weak_allowed(n)) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetWeak after the %s became ready",
+                                  node_kind_name(n->kind));
+                        return;
+                }
+                n->weak = true;
+                n->weak_ok = true; /* the newest sysmem: SetWeak implies SetWeakOk for this node */
+                collection_after_change(c);
+                break;
+        case WIRE_OP_SET_WEAK_OK: {
+                struct wire_set_weak_ok *req = m->body;
+                if (n->kind == NODE_COLLECTION && n->wait_seen) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetWeakOk after WaitForAllBuffersAllocated");
+                        return;
+                }
+                n->weak_ok = true;
+                if (req->for_child_nodes_also)
+                        n->weak_ok_for_children = true; /* sticky: cannot be taken back */
+                break;
+        }
+        case WIRE_OP_DUPLICATE: {
+                struct wire_duplicate *req = m->body;
+                reply_new_child(n, m, NODE_TOKEN, req->rights_attenuation_mask);
+                collection_after_change(c); /* a token made after allocation may join at once */
+                break;
+        }
         case WIRE_OP_DUPLICATE_SYNC:
-                token_duplicate_sync(n, m);
+        case WIRE_OP_CREATE_CHILDREN_SYNC:
+                if (m->opcode == WIRE_OP_CREATE_CHILDREN_SYNC && n->children_present) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChildrenSync after AllChildrenPresent");
+                        return;
+                }
+                reply_new_children(n, m);
                 break;
         case WIRE_OP_BIND:
                 if (n->pending_bind_fd >= 0) {
@@ -528,29 +805,35 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 }
                 n->kind = NODE_COLLECTION;
                 break;
+        case WIRE_OP_SET_DISPENSABLE:
+                n->mode = MODE_PROPAGATE_BEFORE_ALLOCATION;
+                break;
+        case WIRE_OP_CREATE_BUFFER_COLLECTION_TOKEN_GROUP:
+                reply_new_child(n, m, NODE_GROUP, SYSMEM_RIGHTS_SAME);
+                break;
         case WIRE_OP_SET_CONSTRAINTS: {
                 struct wire_set_constraints *req = m->body;
                 if (n->constraints_set) {
                         node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetConstraints sent twice");
                         return;
                 }
-                if (c->state != COLLECTION_NEGOTIATING) {
+                if (n->allocated) {
                         node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetConstraints after allocation");
                         return;
                 }
-                n->constraints_set = true;
                 if (req->constraints && constraints_clone(req->constraints, &n->constraints) < 0) {
                         node_fail(n, SYSMEM_ERROR_NO_MEMORY, "could not store its constraints");
                         return;
                 }
-                collection_maybe_allocate(c);
+                n->constraints_set = true;
+                collection_after_change(c);
                 break;
         }
         case WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED:
                 collection_wait(n, m);
                 break;
         case WIRE_OP_CHECK_ALL_BUFFERS_ALLOCATED:
-                if (c->state == COLLECTION_ALLOCATED) {
+                if (n->allocated) {
                         struct wire_empty e = {0};
                         server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &e);
                 } else {
@@ -558,6 +841,51 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                                            "the collection is not allocated yet");
                 }
                 break;
+        case WIRE_OP_ATTACH_TOKEN: {
+                struct wire_duplicate *req = m->body;
+                if (req->rights_attenuation_mask == 0) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "AttachToken with a rights mask of 0");
+                        return;
+                }
+                if (n->weak) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "AttachToken on a weak collection");
+                        return;
+                }
+                struct node *child = reply_new_child(n, m, NODE_TOKEN, req->rights_attenuation_mask);
+                if (child) {
+                        /* Its own failure domain, allocated later against the buffers that exist. */
+                        child->attach_root = true;
+                        child->mode = MODE_DO_NOT_PROPAGATE;
+                        char name[sizeof child->debug_name];
+                        snprintf(name, sizeof name, "%.200s then AttachToken()", node_display_name(n));
+                        util_strlcpy(child->debug_name, name, sizeof child->debug_name);
+                }
+                break;
+        }
+        case WIRE_OP_ATTACH_LIFETIME_TRACKING:
+                node_attach_lifetime(n, m);
+                break;
+        case WIRE_OP_CREATE_CHILD: {
+                struct wire_duplicate *req = m->body;
+                if (n->children_present) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChild after AllChildrenPresent");
+                        return;
+                }
+                reply_new_child(n, m, NODE_TOKEN, req->rights_attenuation_mask);
+                break;
+        }
+        case WIRE_OP_ALL_CHILDREN_PRESENT: {
+                uint32_t children = 0;
+                list_for_each(ch, &n->children, struct node, sibling_link) children++;
+                if (n->children_present || children == 0) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "AllChildrenPresent %s",
+                                  n->children_present ? "sent twice" : "without any child");
+                        return;
+                }
+                n->children_present = true;
+                collection_after_change(c);
+                break;
+        }
         default:
                 node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "unexpected opcode %u", m->opcode);
                 break;
@@ -588,10 +916,7 @@ static void node_closed(struct node *n) {
                 n->orphaned = true;
                 log_debug("collection %llu: %s '%s' released", (unsigned long long)c->id, node_kind_name(n->kind),
                           node_display_name(n));
-                if (c->state == COLLECTION_ALLOCATED)
-                        collection_maybe_end(c);
-                else
-                        collection_maybe_allocate(c);
+                collection_after_change(c);
                 return;
         }
         node_fail(n, SYSMEM_ERROR_UNSPECIFIED, "it closed its %s without Release (it exited or was killed)",
@@ -602,7 +927,7 @@ static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdat
         struct node *n = userdata;
         struct server *s = n->collection->server;
         for (int i = 0; i < 32; i++) {
-                if (n->dead || n->fd != fd)
+                if (n->dead || n->fd != fd || n->collection->dead)
                         break;
                 struct wire_msg *m = NULL;
                 char err[320];
@@ -631,5 +956,28 @@ struct node *server_find_token_by_peer_fd(struct server *s, int fd) {
                 list_for_each(n, &c->nodes, struct node, link)
                         if (!n->dead && n->fd >= 0 && n->kind == NODE_TOKEN && node_ino(n) == peer)
                                 return n;
+        return NULL;
+}
+
+struct node *collection_find_node_ref(struct collection *c, int fd) {
+        ino_t peer;
+        if (sock_diag_peer_inode(c->server, fd, &peer) < 0)
+                return NULL;
+        list_for_each(n, &c->nodes, struct node, link) if (!n->dead && n->node_ref_fd >= 0 && n->node_ref_ino == peer)
+                return n;
+        return NULL;
+}
+
+struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_index) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return NULL;
+        list_for_each(c, &s->collections, struct collection, link) {
+                for (uint32_t i = 0; i < c->buffer_count; i++)
+                        if (c->buffer_ino[i] == st.st_ino) {
+                                *ret_index = i;
+                                return c;
+                        }
+        }
         return NULL;
 }

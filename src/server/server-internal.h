@@ -28,6 +28,7 @@ struct server {
         struct list graveyard_nodes;       /* freed after the current dispatch pass */
         struct list graveyard_collections; /* likewise */
         sd_event_source *reaper;           /* defer source that empties the graveyards */
+        sd_event_source *clock_anchor;     /* a timer that never fires: keeps the monotonic timer fd open */
         uint32_t connection_count;
         uint32_t collection_count;
         uint64_t total_bytes; /* bytes of buffers held by live collections */
@@ -62,6 +63,15 @@ struct allocator_conn {
 
 enum node_kind { NODE_TOKEN, NODE_COLLECTION, NODE_GROUP };
 
+/* How far a failure of this node climbs (sysmem's error propagation modes). */
+enum node_mode {
+        MODE_PROPAGATE,                   /* to the parent (the default) */
+        MODE_PROPAGATE_BEFORE_ALLOCATION, /* SetDispensable: to the parent only until buffers are allocated */
+        MODE_DO_NOT_PROPAGATE,            /* AttachToken roots, unchosen group children: never */
+};
+
+#define NODE_MAX_LIFETIME_TRACKERS 16u
+
 enum collection_state { COLLECTION_NEGOTIATING, COLLECTION_ALLOCATED, COLLECTION_FAILED };
 
 struct node {
@@ -79,6 +89,23 @@ struct node {
         bool dead;            /* failed or removed; waiting for the graveyard */
         bool constraints_set; /* SetConstraints received (constraints may still be "none") */
         struct sysmem_constraints *constraints; /* own copy; NULL: none (yet, or the client set none) */
+        uint32_t index;          /* creation order in the collection, for diagnostics */
+        enum node_mode mode;
+        bool attach_root;        /* made by AttachToken: allocates later, on its own */
+        bool allocated;          /* logically allocated: its part of the tree has buffers */
+        bool weak;               /* does not keep the buffers alive */
+        bool weak_ok;            /* honours close_weak_asap */
+        bool weak_ok_for_children; /* children made from now on are weak_ok too */
+        bool children_present;   /* groups: AllChildrenPresent received */
+        bool wait_seen;          /* WaitForAllBuffersAllocated received (SetWeakOk must come before) */
+        uint32_t which_child;    /* groups: the child tried in the current combination */
+        bool visible;            /* in the combination being tried */
+        int node_ref_fd;         /* daemon end of the GetNodeRef pair, -1 until asked */
+        int node_ref_client_fd;  /* the end every GetNodeRef hands out (the kernel copies it) */
+        ino_t node_ref_ino;
+        int lifetime_fds[NODE_MAX_LIFETIME_TRACKERS]; /* AttachLifetimeTracking: closed when buffers are gone */
+        uint32_t lifetime_remaining[NODE_MAX_LIFETIME_TRACKERS];
+        uint32_t lifetime_count;
         char debug_name[SYSMEM_MAX_CLIENT_NAME_LENGTH + 1];
         uint64_t debug_id;
         uint32_t rights_mask;
@@ -107,6 +134,17 @@ struct collection {
         bool has_name;
         struct allocator_conn *creator; /* NULL once that connection is gone */
         bool dead;
+        uint32_t next_node_index;
+        uint64_t created_usec;
+        ino_t buffer_ino[SYSMEM_MAX_BUFFERS];   /* identity of each buffer, for GetVmoInfo */
+        int ro_fds[SYSMEM_MAX_BUFFERS];         /* read-only opens of the buffers, made on first need */
+        bool buffers_released;                  /* the daemon let go of its own buffer fds */
+        int weak_signal_fd;                     /* close_weak_asap: closing it hangs up weak_client_fd */
+        int weak_client_fd;                     /* what weak participants receive */
+        bool weak_signalled;
+        bool verbose;                           /* SetVerboseLogging */
+        sd_event_source *stuck_timer;           /* logs what the allocation still waits for */
+        unsigned stuck_logs;                    /* how many times it has logged */
 };
 
 /* server.c */
@@ -119,6 +157,21 @@ void server_schedule_reap(struct server *server);
 int server_new_socketpair(int ret_fds[2]);
 
 /* collection.c */
+/* Fails the failure domain of n (sysmem's FindTreeToFail): all of its nodes get error. */
+void collection_fail_domain(struct node *n, enum sysmem_error error, const char *message);
+void collection_after_change(struct collection *collection);
+bool node_connected(const struct node *node);
+void node_close_lifetime_trackers(struct node *node);
+int collection_send_info(struct collection *c, struct node *n, uint32_t txid);
+void collection_stuck_log(struct collection *c);
+void collection_arm_stuck_timer(struct collection *c, uint64_t deadline_usec);
+struct node *collection_find_node_ref(struct collection *c, int fd);
+struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_index);
+
+/* allocate.c: readiness, group combinations, initial and late (logical) allocation */
+void allocate_run(struct collection *collection);
+bool node_ready(const struct node *node);
+const char *node_mode_name(enum node_mode mode);
 struct collection *collection_new(struct server *server, struct allocator_conn *creator);
 struct node *node_new(struct collection *collection, struct node *parent, enum node_kind kind, int fd);
 int node_attach_fd(struct node *node, int fd);

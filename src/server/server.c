@@ -455,6 +455,12 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
                 r = sd_event_add_defer(s->event, &s->reaper, reap, s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->reaper, SD_EVENT_OFF);
+        /*
+         * Collections arm CLOCK_MONOTONIC timers (the stuck-allocation log); made now, the loop's timer
+         * fd exists from the start, so the daemon's fd count only moves with clients' objects.
+         */
+        if (r >= 0)
+                r = sd_event_add_time(s->event, &s->clock_anchor, CLOCK_MONOTONIC, UINT64_MAX, 0, NULL, NULL);
         if (r < 0) {
                 sysmem_server_free((struct sysmem_server *)s);
                 return r;
@@ -506,6 +512,7 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
                 free(l);
         }
         sd_event_source_disable_unref(s->reaper);
+        sd_event_source_disable_unref(s->clock_anchor);
         sd_event_unref(s->event);
         if (s->diag_fd >= 0)
                 close(s->diag_fd);
