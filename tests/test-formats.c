@@ -46,8 +46,8 @@ struct row {
         const char *name;
         unsigned role_count; /* roles[0] is the initiator */
         struct role roles[4];
-        enum sysmem_error expect_error;        /* INVALID: the negotiation succeeds */
-        const char *message_has[8];            /* for failures: phrases the daemon's explanation must contain */
+        enum sysmem_error expect_error; /* INVALID: the negotiation succeeds */
+        const char *message_has[8];     /* for failures: phrases the daemon's explanation must contain */
         uint32_t count;
         uint64_t size;
         enum sysmem_coherency_domain domain;
@@ -58,26 +58,28 @@ struct row {
         uint32_t min_bytes_per_row;
         uint32_t bytes_per_row_divisor;
         uint32_t start_offset_divisor;
-        struct sysmem_plane_layout layout;   /* at min_size; for tiled modifiers only strides and sizes count */
-        struct sysmem_size required;         /* 0x0, or a required_max_size the buffer must hold */
-        uint64_t required_total;             /* the layout's total at that size */
+        struct sysmem_plane_layout layout; /* at min_size; for tiled modifiers only strides and sizes count */
+        struct sysmem_size required;       /* 0x0, or a required_max_size the buffer must hold */
+        uint64_t required_total;           /* the layout's total at that size */
 };
 
 #define LINEAR DRM_FORMAT_MOD_LINEAR
 #define X_TILED I915_FORMAT_MOD_X_TILED
 #define Y_TILED I915_FORMAT_MOD_Y_TILED
 #define Y_CCS I915_FORMAT_MOD_Y_TILED_CCS
+/* clang-format off */
 #define P(format, modifier) {DRM_FORMAT_##format, modifier}
 /* Arrays as compound literals: at file scope they have static storage, so the table stays constant data. */
 #define PAIRS(...)                                                                                                     \
-        .pixel_format_and_modifier_count = LEN(((const struct sysmem_pixel_format_and_modifier[]){__VA_ARGS__})),     \
-        .pixel_format_and_modifiers = (const struct sysmem_pixel_format_and_modifier[]) { __VA_ARGS__ }
+        .pixel_format_and_modifier_count = LEN(((const struct sysmem_pixel_format_and_modifier[]){__VA_ARGS__})),      \
+        .pixel_format_and_modifiers = (const struct sysmem_pixel_format_and_modifier[]){__VA_ARGS__}
 #define CS(...)                                                                                                        \
-        .color_space_count = LEN(((const uint32_t[]){__VA_ARGS__})), .color_spaces = (const uint32_t[]) { __VA_ARGS__ }
+        .color_space_count = LEN(((const uint32_t[]){__VA_ARGS__})), .color_spaces = (const uint32_t[]){__VA_ARGS__}
 #define IFCS(...)                                                                                                      \
-        .image_format_constraint_count = LEN(((const struct sysmem_image_format_constraints[]){__VA_ARGS__})),        \
-        .image_format_constraints = (const struct sysmem_image_format_constraints[]) { __VA_ARGS__ }
+        .image_format_constraint_count = LEN(((const struct sysmem_image_format_constraints[]){__VA_ARGS__})),         \
+        .image_format_constraints = (const struct sysmem_image_format_constraints[]){__VA_ARGS__}
 #define SIZE(w, h) {(w), (h)}
+/* clang-format on */
 
 #define REC709 SYSMEM_COLOR_SPACE_REC709
 #define REC601_PAL SYSMEM_COLOR_SPACE_REC601_PAL
@@ -218,7 +220,8 @@ static const struct row rows[] = {
                                 .min_size = SIZE(176, 144)})}},
                         {"viewer", true, false, false,
                          {.usage.cpu = CPU_R, .min_buffer_count_for_camping = 1, .min_buffer_count_for_shared_slack = 1,
-                          IFCS({.pixel_format = DRM_FORMAT_YUV420, CS(REC709, REC601_PAL), .bytes_per_row_divisor = 32})}},
+                          IFCS({.pixel_format = DRM_FORMAT_YUV420, CS(REC709, REC601_PAL),
+                                .bytes_per_row_divisor = 32})}},
                 },
                 .count = 4, .size = 41472, .domain = SYSMEM_COHERENCY_DOMAIN_CPU,
                 .pixel_format = DRM_FORMAT_YUV420, .modifier = LINEAR, .color_space = REC709,
@@ -416,7 +419,8 @@ static const struct row failure_rows[] = {
                           IFCS({PAIRS(P(ARGB8888, LINEAR), P(XRGB8888, LINEAR)), CS(SRGB)})}},
                 },
                 .expect_error = INTERSECTION_EMPTY,
-                .message_has = {"'camera' and 'encoder' together offer {NV12}", "'display' offers {ARGB8888, XRGB8888}"},
+                .message_has = {"'camera' and 'encoder' together offer {NV12}",
+                                "'display' offers {ARGB8888, XRGB8888}"},
         },
         {
                 /* NV12 1920x1080 is 1920 x 1080 x 3 / 2 = 3110400 bytes; the display takes at most 1 MiB. */
@@ -486,7 +490,7 @@ static const struct row failure_rows[] = {
 };
 /* clang-format on */
 
-#define ROW_FAIL(row, fmt, ...) fail_msg("row \"%s\": " fmt, (row)->name, ##__VA_ARGS__)
+#define ROW_FAIL(row, fmt, ...) fail_msg("row \"%s\": " fmt, (row)->name, __VA_ARGS__)
 
 /* ---- participant processes ---- */
 
@@ -639,7 +643,7 @@ static void close_inherited_fds(int keep) {
                 int r_ = (call);                                                                                       \
                 if (r_ < 0) {                                                                                          \
                         rep->r = r_;                                                                                   \
-                        snprintf(rep->stage, sizeof rep->stage, "%s", what);                                          \
+                        snprintf(rep->stage, sizeof rep->stage, "%s", what);                                           \
                         goto done;                                                                                     \
                 }                                                                                                      \
         } while (0)
@@ -726,8 +730,8 @@ done:
                         break;
                 for (uint32_t b = 0; info && b < info->buffer_count && reply.r == 0; b++)
                         if (info->buffers[b].fd >= 0)
-                                reply.r = image_op(rep, info->buffers[b].fd, b, cmd.op == OP_WRITE, cmd.seed,
-                                                   reply.why, sizeof reply.why);
+                                reply.r = image_op(rep, info->buffers[b].fd, b, cmd.op == OP_WRITE, cmd.seed, reply.why,
+                                                   sizeof reply.why);
                 if (!info)
                         reply.r = -ENODATA;
                 if (send(sock, &reply, sizeof reply, MSG_NOSIGNAL) != (ssize_t)sizeof reply)
@@ -875,7 +879,8 @@ static void check_success(const struct row *row, const struct part_report *reps)
                 if (f->min_bytes_per_row != row->min_bytes_per_row ||
                     f->bytes_per_row_divisor != row->bytes_per_row_divisor ||
                     f->start_offset_divisor != row->start_offset_divisor)
-                        ROW_FAIL(row, "%s: min_bytes_per_row %u, divisor %u, start_offset_divisor %u; expected %u, %u, %u",
+                        ROW_FAIL(row,
+                                 "%s: min_bytes_per_row %u, divisor %u, start_offset_divisor %u; expected %u, %u, %u",
                                  ro->name, f->min_bytes_per_row, f->bytes_per_row_divisor, f->start_offset_divisor,
                                  row->min_bytes_per_row, row->bytes_per_row_divisor, row->start_offset_divisor);
                 /* Every participant, the one without constraints included, is told the same settings. */

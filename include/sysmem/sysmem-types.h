@@ -259,6 +259,11 @@ struct sysmem_collection_info {
         uint64_t buffer_collection_id;
         uint32_t buffer_count;
         struct sysmem_buffer buffers[SYSMEM_MAX_BUFFERS];
+        /*
+         * Weak participants only (else -1): a socket that hangs up (POLLHUP, read returns 0) when the
+         * last strong participant has gone; close every buffer fd and mapping then.
+         */
+        int close_weak_asap_fd;
 };
 
 #ifdef __cplusplus

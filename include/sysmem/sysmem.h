@@ -23,6 +23,7 @@ struct sysmem_allocator;
 struct sysmem_node;       /* what tokens and collections have in common */
 struct sysmem_token;      /* a capability to join a collection; can travel as an fd */
 struct sysmem_collection; /* a participant's view of a collection */
+struct sysmem_group;      /* a choice among alternative child tokens: exactly one child is used */
 
 const char *sysmem_error_name(enum sysmem_error error);
 int sysmem_error_to_errno(enum sysmem_error error);
@@ -45,11 +46,15 @@ int sysmem_allocator_bind_shared(struct sysmem_allocator *allocator, struct sysm
                                  struct sysmem_collection **ret_collection);
 /* Asks whether token_fd is a live token of this daemon; never hangs on a fake token. Does not take fd. */
 int sysmem_allocator_validate_token(struct sysmem_allocator *allocator, int token_fd, bool *ret_is_known);
+/* Which collection and buffer a buffer fd is (-ENOENT for anything else). Does not take fd. */
+int sysmem_allocator_get_vmo_info(struct sysmem_allocator *allocator, int buffer_fd, uint64_t *ret_collection_id,
+                                  uint64_t *ret_buffer_index);
 
 /* ---- nodes (tokens and collections) ---- */
 
 struct sysmem_node *sysmem_token_node(struct sysmem_token *token);
 struct sysmem_node *sysmem_collection_node(struct sysmem_collection *collection);
+struct sysmem_node *sysmem_group_node(struct sysmem_group *group);
 
 int sysmem_node_sync(struct sysmem_node *node);
 int sysmem_node_set_name(struct sysmem_node *node, uint32_t priority, const char *name);
@@ -61,6 +66,21 @@ int sysmem_node_get_buffer_collection_id(struct sysmem_node *node, uint64_t *ret
  */
 enum sysmem_error sysmem_node_error(const struct sysmem_node *node);
 const char *sysmem_node_error_message(const struct sysmem_node *node);
+/*
+ * Weak nodes do not keep the buffers alive. Only before the node is ready (a token any time, a
+ * collection before SetConstraints, a group before AllChildrenPresent); children made later are weak.
+ */
+int sysmem_node_set_weak(struct sysmem_node *node);
+/* Promises to honour close_weak_asap; a weak collection must say so before waiting for buffers. */
+int sysmem_node_set_weak_ok(struct sysmem_node *node, bool for_child_nodes_also);
+/* A proof of this node for sysmem_node_is_alternate_for(); the fd is the caller's. */
+int sysmem_node_get_node_ref(struct sysmem_node *node, int *ret_fd);
+/* Whether node and the node behind node_ref are alternatives (their nearest common ancestor is a group). */
+int sysmem_node_is_alternate_for(struct sysmem_node *node, int node_ref_fd, bool *ret_is_alternate);
+/* Moves the daemon's "allocation still waiting for ..." log to deadline_ns (CLOCK_MONOTONIC). */
+int sysmem_node_set_debug_timeout_log_deadline(struct sysmem_node *node, uint64_t deadline_ns);
+/* Makes the daemon log this collection's constraints and results. */
+int sysmem_node_set_verbose_logging(struct sysmem_node *node);
 /* The socket, for poll(): readable when sysmem_node_dispatch() has work. */
 int sysmem_node_get_fd(const struct sysmem_node *node);
 /* Reads whatever the daemon sent, without blocking, and runs the callbacks it completes. */
@@ -72,6 +92,13 @@ int sysmem_token_duplicate(struct sysmem_token *token, uint32_t rights_attenuati
                            struct sysmem_token **ret_token);
 int sysmem_token_duplicate_sync(struct sysmem_token *token, uint32_t count, const uint32_t *rights_attenuation_masks,
                                 struct sysmem_token **ret_tokens);
+/*
+ * A dispensable token's failure fails only its own subtree once buffers are allocated (before
+ * allocation it still fails the collection); its constraints count in the first allocation.
+ */
+int sysmem_token_set_dispensable(struct sysmem_token *token);
+/* Creates a group under the token: one of its children will be chosen. */
+int sysmem_token_create_group(struct sysmem_token *token, struct sysmem_group **ret_group);
 /*
  * Exchanges the token for a collection on the same socket; consumes token (even on failure). If the
  * collection has already failed, this still succeeds and the collection's next call returns the error
@@ -104,10 +131,37 @@ typedef void (*sysmem_allocated_fn)(struct sysmem_collection *collection, int re
 int sysmem_collection_wait_allocated_async(struct sysmem_collection *collection, sysmem_allocated_fn callback,
                                            void *userdata);
 
+/*
+ * A token for a late joiner: its subtree never delays or enlarges the allocation; once it is ready
+ * it gets the existing buffers if its constraints fit them, and otherwise only it fails.
+ */
+int sysmem_collection_attach_token(struct sysmem_collection *collection, uint32_t rights_attenuation_mask,
+                                   struct sysmem_token **ret_token);
+/*
+ * An fd (the caller's) that hangs up once at most buffers_remaining of this collection's buffers are
+ * still held by participants (see docs/differences.md for what "held" can mean on Linux).
+ */
+int sysmem_collection_attach_lifetime_tracking(struct sysmem_collection *collection, uint32_t buffers_remaining,
+                                               int *ret_fd);
+
 /* Clean exit; constraints already set stay in force. Frees collection. */
 int sysmem_collection_release(struct sysmem_collection *collection);
 /* Closes without Release (a failure of this participant). Accepts NULL. */
 void sysmem_collection_close(struct sysmem_collection *collection);
+
+/* ---- groups ---- */
+
+/* Children in priority order: the first one whose subtree fits is chosen. */
+int sysmem_group_create_child(struct sysmem_group *group, uint32_t rights_attenuation_mask,
+                              struct sysmem_token **ret_token);
+int sysmem_group_create_children_sync(struct sysmem_group *group, uint32_t count,
+                                      const uint32_t *rights_attenuation_masks, struct sysmem_token **ret_tokens);
+/* No more children: the group is ready. */
+int sysmem_group_all_children_present(struct sysmem_group *group);
+/* Clean exit (only after AllChildrenPresent). Frees group. */
+int sysmem_group_release(struct sysmem_group *group);
+/* Closes without Release (a failure). Accepts NULL. */
+void sysmem_group_close(struct sysmem_group *group);
 
 /* Closes every fd in info and frees it. Accepts NULL. */
 void sysmem_collection_info_free(struct sysmem_collection_info *info);

@@ -21,7 +21,7 @@
 #define RX_BUF_SIZE 131072u
 #define MAX_ASYNC_WAITS 16u
 
-enum object_kind { OBJ_ALLOCATOR, OBJ_TOKEN, OBJ_COLLECTION };
+enum object_kind { OBJ_ALLOCATOR, OBJ_TOKEN, OBJ_COLLECTION, OBJ_GROUP };
 
 struct async_wait {
         uint32_t txid;
@@ -48,6 +48,9 @@ struct sysmem_token {
         struct sysmem_node node;
 };
 struct sysmem_collection {
+        struct sysmem_node node;
+};
+struct sysmem_group {
         struct sysmem_node node;
 };
 
@@ -116,6 +119,7 @@ static struct sysmem_collection_info *info_from_wire(struct wire_msg *m) {
                 return NULL;
         info->settings = w->settings;
         info->buffer_collection_id = w->buffer_collection_id;
+        info->close_weak_asap_fd = w->close_weak_asap >= 0 ? wire_msg_take_fd(m, w->close_weak_asap) : -1;
         info->buffer_count = MIN(w->buffer_count, SYSMEM_MAX_BUFFERS);
         for (uint32_t i = 0; i < SYSMEM_MAX_BUFFERS; i++)
                 info->buffers[i].fd = -1;
@@ -553,34 +557,14 @@ SYSMEM_EXPORT int sysmem_token_duplicate(struct sysmem_token *t, uint32_t mask, 
         return 0;
 }
 
+static int call_new_tokens(struct sysmem_node *n, uint16_t opcode, uint32_t count, const uint32_t *masks,
+                           struct sysmem_token **ret_tokens);
+
 SYSMEM_EXPORT int sysmem_token_duplicate_sync(struct sysmem_token *t, uint32_t count, const uint32_t *masks,
                                               struct sysmem_token **ret_tokens) {
         if (!t || count == 0 || count > SYSMEM_MAX_DUPLICATES || !masks || !ret_tokens)
                 return -EINVAL;
-        struct wire_duplicate_sync body = {.rights_attenuation_masks = masks, .rights_attenuation_mask_count = count};
-        struct wire_msg *m = NULL;
-        int r = node_call(&t->node, WIRE_OP_DUPLICATE_SYNC, &body, &m);
-        if (r < 0)
-                return r;
-        const struct wire_duplicate_sync_reply *rep = m->body;
-        if (rep->token_count != count) {
-                wire_msg_free(m);
-                return -EBADMSG;
-        }
-        struct sysmem_token *out[SYSMEM_MAX_DUPLICATES] = {0};
-        for (uint32_t i = 0; i < count; i++) {
-                int fd = wire_msg_take_fd(m, rep->tokens[i]);
-                out[i] = fd >= 0 ? new_node_object(fd, OBJ_TOKEN) : NULL;
-                if (!out[i]) {
-                        for (uint32_t j = 0; j < i; j++)
-                                sysmem_token_close(out[j]);
-                        wire_msg_free(m);
-                        return -ENOMEM;
-                }
-        }
-        wire_msg_free(m);
-        memcpy(ret_tokens, out, count * sizeof *out);
-        return 0;
+        return call_new_tokens(&t->node, WIRE_OP_DUPLICATE_SYNC, count, masks, ret_tokens);
 }
 
 SYSMEM_EXPORT int sysmem_token_bind(struct sysmem_token *t, struct sysmem_collection **ret_collection) {
@@ -719,7 +703,220 @@ SYSMEM_EXPORT void sysmem_collection_info_free(struct sysmem_collection_info *in
         for (uint32_t i = 0; i < info->buffer_count && i < SYSMEM_MAX_BUFFERS; i++)
                 if (info->buffers[i].fd >= 0)
                         close(info->buffers[i].fd);
+        if (info->close_weak_asap_fd >= 0)
+                close(info->close_weak_asap_fd);
         free(info);
+}
+
+/* ---- node tree ---- */
+
+SYSMEM_EXPORT struct sysmem_node *sysmem_group_node(struct sysmem_group *g) { return g ? &g->node : NULL; }
+
+SYSMEM_EXPORT int sysmem_node_set_weak(struct sysmem_node *n) {
+        if (!n)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        return node_oneway(n, WIRE_OP_SET_WEAK, &e);
+}
+
+SYSMEM_EXPORT int sysmem_node_set_weak_ok(struct sysmem_node *n, bool for_child_nodes_also) {
+        if (!n)
+                return -EINVAL;
+        struct wire_set_weak_ok body = {.for_child_nodes_also = for_child_nodes_also};
+        return node_oneway(n, WIRE_OP_SET_WEAK_OK, &body);
+}
+
+/* A two-way call whose reply is one fd; returns the fd (the caller's) or a negative errno. */
+static int node_call_fd(struct sysmem_node *n, uint16_t opcode, const void *body) {
+        struct wire_msg *m = NULL;
+        int r = node_call(n, opcode, body, &m);
+        if (r < 0)
+                return r;
+        int fd = wire_msg_take_fd(m, ((struct wire_fd_body *)m->body)->fd);
+        wire_msg_free(m);
+        return fd >= 0 ? fd : -EBADMSG;
+}
+
+SYSMEM_EXPORT int sysmem_node_get_node_ref(struct sysmem_node *n, int *ret_fd) {
+        if (!n || !ret_fd)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        int fd = node_call_fd(n, WIRE_OP_GET_NODE_REF, &e);
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_node_is_alternate_for(struct sysmem_node *n, int node_ref_fd, bool *ret_is_alternate) {
+        if (!n || node_ref_fd < 0 || !ret_is_alternate)
+                return -EINVAL;
+        struct wire_fd_body body = {.fd = node_ref_fd};
+        struct wire_msg *m = NULL;
+        int r = node_call(n, WIRE_OP_IS_ALTERNATE_FOR, &body, &m);
+        if (r < 0)
+                return r;
+        *ret_is_alternate = ((struct wire_is_alternate_reply *)m->body)->is_alternate;
+        wire_msg_free(m);
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_node_set_debug_timeout_log_deadline(struct sysmem_node *n, uint64_t deadline_ns) {
+        if (!n)
+                return -EINVAL;
+        struct wire_deadline body = {.deadline = deadline_ns};
+        return node_oneway(n, WIRE_OP_SET_DEBUG_TIMEOUT_LOG_DEADLINE, &body);
+}
+
+SYSMEM_EXPORT int sysmem_node_set_verbose_logging(struct sysmem_node *n) {
+        if (!n)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        return node_oneway(n, WIRE_OP_SET_VERBOSE_LOGGING, &e);
+}
+
+SYSMEM_EXPORT int sysmem_token_set_dispensable(struct sysmem_token *t) {
+        if (!t)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        return node_oneway(&t->node, WIRE_OP_SET_DISPENSABLE, &e);
+}
+
+SYSMEM_EXPORT int sysmem_token_create_group(struct sysmem_token *t, struct sysmem_group **ret_group) {
+        if (!t || !ret_group)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        int fd = node_call_fd(&t->node, WIRE_OP_CREATE_BUFFER_COLLECTION_TOKEN_GROUP, &e);
+        if (fd < 0)
+                return fd;
+        struct sysmem_group *g = new_node_object(fd, OBJ_GROUP);
+        if (!g)
+                return -ENOMEM;
+        *ret_group = g;
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_group_create_child(struct sysmem_group *g, uint32_t mask, struct sysmem_token **ret_token) {
+        if (!g || !ret_token)
+                return -EINVAL;
+        struct wire_duplicate body = {.rights_attenuation_mask = mask};
+        int fd = node_call_fd(&g->node, WIRE_OP_CREATE_CHILD, &body);
+        if (fd < 0)
+                return fd;
+        struct sysmem_token *t = new_node_object(fd, OBJ_TOKEN);
+        if (!t)
+                return -ENOMEM;
+        *ret_token = t;
+        return 0;
+}
+
+/* DuplicateSync and CreateChildrenSync: count tokens, all or none. */
+static int call_new_tokens(struct sysmem_node *n, uint16_t opcode, uint32_t count, const uint32_t *masks,
+                           struct sysmem_token **ret_tokens) {
+        struct wire_duplicate_sync body = {.rights_attenuation_masks = masks, .rights_attenuation_mask_count = count};
+        struct wire_msg *m = NULL;
+        int r = node_call(n, opcode, &body, &m);
+        if (r < 0)
+                return r;
+        const struct wire_duplicate_sync_reply *rep = m->body;
+        if (rep->token_count != count) {
+                wire_msg_free(m);
+                return -EBADMSG;
+        }
+        struct sysmem_token *out[SYSMEM_MAX_DUPLICATES] = {0};
+        for (uint32_t i = 0; i < count; i++) {
+                int fd = wire_msg_take_fd(m, rep->tokens[i]);
+                out[i] = fd >= 0 ? new_node_object(fd, OBJ_TOKEN) : NULL;
+                if (!out[i]) {
+                        for (uint32_t j = 0; j < i; j++)
+                                sysmem_token_close(out[j]);
+                        wire_msg_free(m);
+                        return -ENOMEM;
+                }
+        }
+        wire_msg_free(m);
+        memcpy(ret_tokens, out, count * sizeof *out);
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_group_create_children_sync(struct sysmem_group *g, uint32_t count, const uint32_t *masks,
+                                                    struct sysmem_token **ret_tokens) {
+        if (!g || count == 0 || count > SYSMEM_MAX_DUPLICATES || !masks || !ret_tokens)
+                return -EINVAL;
+        return call_new_tokens(&g->node, WIRE_OP_CREATE_CHILDREN_SYNC, count, masks, ret_tokens);
+}
+
+SYSMEM_EXPORT int sysmem_group_all_children_present(struct sysmem_group *g) {
+        if (!g)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        return node_oneway(&g->node, WIRE_OP_ALL_CHILDREN_PRESENT, &e);
+}
+
+SYSMEM_EXPORT int sysmem_group_release(struct sysmem_group *g) {
+        if (!g)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        int r = node_oneway(&g->node, WIRE_OP_RELEASE, &e);
+        sysmem_group_close(g);
+        return r;
+}
+
+SYSMEM_EXPORT void sysmem_group_close(struct sysmem_group *g) {
+        if (!g)
+                return;
+        close(g->node.fd);
+        free(g);
+}
+
+SYSMEM_EXPORT int sysmem_collection_attach_token(struct sysmem_collection *c, uint32_t mask,
+                                                 struct sysmem_token **ret_token) {
+        if (!c || !ret_token)
+                return -EINVAL;
+        struct wire_duplicate body = {.rights_attenuation_mask = mask};
+        int fd = node_call_fd(&c->node, WIRE_OP_ATTACH_TOKEN, &body);
+        if (fd < 0)
+                return fd;
+        struct sysmem_token *t = new_node_object(fd, OBJ_TOKEN);
+        if (!t)
+                return -ENOMEM;
+        *ret_token = t;
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_collection_attach_lifetime_tracking(struct sysmem_collection *c, uint32_t buffers_remaining,
+                                                             int *ret_fd) {
+        if (!c || !ret_fd)
+                return -EINVAL;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        struct wire_attach_lifetime_tracking body = {
+                .server_end = sv[1], .buffers_remaining = buffers_remaining, .has_buffers_remaining = true};
+        int r = node_oneway(&c->node, WIRE_OP_ATTACH_LIFETIME_TRACKING, &body);
+        close(sv[1]); /* the daemon holds its own copy now; it closing that is the signal */
+        if (r < 0) {
+                close(sv[0]);
+                return r;
+        }
+        *ret_fd = sv[0];
+        return 0;
+}
+
+SYSMEM_EXPORT int sysmem_allocator_get_vmo_info(struct sysmem_allocator *a, int buffer_fd, uint64_t *ret_collection_id,
+                                                uint64_t *ret_buffer_index) {
+        if (!a || buffer_fd < 0 || !ret_collection_id || !ret_buffer_index)
+                return -EINVAL;
+        struct wire_fd_body body = {.fd = buffer_fd};
+        struct wire_msg *m = NULL;
+        int r = node_call(&a->node, WIRE_OP_GET_VMO_INFO, &body, &m);
+        if (r < 0)
+                return r;
+        const struct wire_vmo_info_reply *rep = m->body;
+        *ret_collection_id = rep->buffer_collection_id;
+        *ret_buffer_index = rep->buffer_index;
+        wire_msg_free(m);
+        return 0;
 }
 
 /* ---- image layout ---- */
