@@ -112,6 +112,12 @@ static const void *sample_body(const struct wire_schema *s) {
         static struct wire_diag_reply diag_reply = {.collections = diag_collections, .collection_count = 1,
                                                     .collection_total = 1};
         static struct wire_duplicate create_child = {.rights_attenuation_mask = SYSMEM_RIGHT_READ};
+        static const uint32_t dup_masks[] = {SYSMEM_RIGHTS_SAME};
+        static struct wire_allocate_shared allocate_shared = {.rights_attenuation_masks = dup_masks,
+                                                              .rights_attenuation_mask_count = 1};
+        static const int dup_fds[] = {101};
+        static struct wire_allocate_shared_reply allocate_shared_reply = {.token = 100, .duplicates = dup_fds,
+                                                                          .duplicate_count = 1};
         static struct wire_error_body error = {.error = SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
                                                .message = "no common heap"};
         static const struct {
@@ -138,6 +144,8 @@ static const void *sample_body(const struct wire_schema *s) {
                 {"diagnostics_request", &diag_request},
                 {"diagnostics_reply", &diag_reply},
                 {"create_child", &create_child},
+                {"allocate_shared", &allocate_shared},
+                {"allocate_shared_reply", &allocate_shared_reply},
         };
         for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
                 if (strcmp(bodies[i].name, s->name) == 0)

@@ -442,6 +442,38 @@ static void check_diag_reply(const void *a, const void *b) {
         }
 }
 
+static void fill_allocate_shared(struct sample_fds *s, void *body) {
+        static const uint32_t masks[] = {SYSMEM_RIGHTS_SAME, SYSMEM_RIGHT_READ | SYSMEM_RIGHT_MAP};
+        struct wire_allocate_shared *b = body;
+        b->rights_attenuation_masks = masks;
+        b->rights_attenuation_mask_count = ARRAY_LEN(masks);
+}
+
+static void check_allocate_shared(const void *a, const void *b) {
+        const struct wire_allocate_shared *x = a, *y = b;
+        assert_int_equal(x->rights_attenuation_mask_count, y->rights_attenuation_mask_count);
+        assert_memory_equal(x->rights_attenuation_masks, y->rights_attenuation_masks,
+                            x->rights_attenuation_mask_count * sizeof(uint32_t));
+}
+
+static void fill_allocate_shared_reply(struct sample_fds *s, void *body) {
+        static int dups[2];
+        struct wire_allocate_shared_reply *b = body;
+        b->token = sample_fd(s);
+        dups[0] = sample_fd(s);
+        dups[1] = sample_fd(s);
+        b->duplicates = dups;
+        b->duplicate_count = 2;
+}
+
+static void check_allocate_shared_reply(const void *a, const void *b) {
+        const struct wire_allocate_shared_reply *x = a, *y = b;
+        assert_same_file(x->token, y->token);
+        assert_int_equal(x->duplicate_count, y->duplicate_count);
+        for (uint32_t i = 0; i < x->duplicate_count; i++)
+                assert_same_file(x->duplicates[i], y->duplicates[i]);
+}
+
 static struct wire_buffer sample_buffers[3];
 
 static void fill_collection_info(struct sample_fds *s, void *body) {
@@ -551,6 +583,8 @@ static const struct sample samples[] = {
         {"diagnostics_request", fill_diag_request, check_diag_request},
         {"diagnostics_reply", fill_diag_reply, check_diag_reply},
         {"create_child", fill_duplicate, check_duplicate},
+        {"allocate_shared", fill_allocate_shared, check_allocate_shared},
+        {"allocate_shared_reply", fill_allocate_shared_reply, check_allocate_shared_reply},
 };
 
 static const struct sample *find_sample(const struct wire_schema *schema) {

@@ -39,6 +39,14 @@ int sysmem_allocator_get_fd(const struct sysmem_allocator *allocator);
 
 int sysmem_allocator_set_debug_client_info(struct sysmem_allocator *allocator, const char *name, uint64_t id);
 int sysmem_allocator_allocate_shared(struct sysmem_allocator *allocator, struct sysmem_token **ret_token);
+/*
+ * The same, and also count duplicates of the root token (as sysmem_token_duplicate_sync() would make)
+ * in the same round trip: the usual start of a negotiation, one daemon round trip instead of two.
+ */
+int sysmem_allocator_allocate_shared_with_duplicates(struct sysmem_allocator *allocator, uint32_t count,
+                                                     const uint32_t *rights_attenuation_masks,
+                                                     struct sysmem_token **ret_token,
+                                                     struct sysmem_token **ret_duplicates);
 int sysmem_allocator_allocate_non_shared(struct sysmem_allocator *allocator,
                                          struct sysmem_collection **ret_collection);
 /* Consumes token (even on failure). */

@@ -405,18 +405,40 @@ static void *new_node_object(int fd, enum object_kind kind) {
         return n;
 }
 
-SYSMEM_EXPORT int sysmem_allocator_allocate_shared(struct sysmem_allocator *a, struct sysmem_token **ret_token) {
-        if (!a || !ret_token)
+SYSMEM_EXPORT int sysmem_allocator_allocate_shared_with_duplicates(struct sysmem_allocator *a, uint32_t count,
+                                                                   const uint32_t *masks,
+                                                                   struct sysmem_token **ret_token,
+                                                                   struct sysmem_token **ret_duplicates) {
+        if (!a || !ret_token || count > SYSMEM_MAX_DUPLICATES || (count && (!masks || !ret_duplicates)))
                 return -EINVAL;
-        struct wire_empty e = {0};
-        int fd = allocator_call_fd(a, WIRE_OP_ALLOCATE_SHARED_COLLECTION, &e);
-        if (fd < 0)
-                return fd;
-        struct sysmem_token *t = new_node_object(fd, OBJ_TOKEN);
-        if (!t)
-                return -ENOMEM;
-        *ret_token = t;
+        struct wire_allocate_shared body = {.rights_attenuation_masks = masks, .rights_attenuation_mask_count = count};
+        struct wire_msg *m = NULL;
+        int r = node_call(&a->node, WIRE_OP_ALLOCATE_SHARED_COLLECTION, &body, &m);
+        if (r < 0)
+                return r;
+        const struct wire_allocate_shared_reply *rep = m->body;
+        struct sysmem_token *out[1 + SYSMEM_MAX_DUPLICATES] = {0};
+        r = rep->duplicate_count == count ? 0 : -EBADMSG;
+        for (uint32_t i = 0; r == 0 && i <= count; i++) {
+                int fd = wire_msg_take_fd(m, i == 0 ? rep->token : rep->duplicates[i - 1]);
+                out[i] = fd >= 0 ? new_node_object(fd, OBJ_TOKEN) : NULL;
+                if (!out[i])
+                        r = fd >= 0 ? -ENOMEM : -EBADMSG;
+        }
+        wire_msg_free(m);
+        if (r < 0) {
+                for (uint32_t i = 0; i <= count; i++)
+                        sysmem_token_close(out[i]);
+                return r;
+        }
+        *ret_token = out[0];
+        if (count)
+                memcpy(ret_duplicates, out + 1, count * sizeof *out);
         return 0;
+}
+
+SYSMEM_EXPORT int sysmem_allocator_allocate_shared(struct sysmem_allocator *a, struct sysmem_token **ret_token) {
+        return sysmem_allocator_allocate_shared_with_duplicates(a, 0, NULL, ret_token, NULL);
 }
 
 SYSMEM_EXPORT int sysmem_allocator_allocate_non_shared(struct sysmem_allocator *a,

@@ -521,7 +521,7 @@ static bool check_node_capacity(struct node *n, uint16_t op, uint32_t txid, uint
 }
 
 /* Creates a child of n (a token, or a group) and returns the client end of its socket, or -errno. */
-static int new_child(struct node *n, enum node_kind kind, uint32_t mask, struct node **ret_child) {
+int node_new_child(struct node *n, enum node_kind kind, uint32_t mask, struct node **ret_child) {
         int sv[2];
         int r = server_new_socketpair(sv);
         if (r < 0)
@@ -546,7 +546,7 @@ static struct node *reply_new_child(struct node *n, struct wire_msg *m, enum nod
         if (!check_node_capacity(n, m->opcode, m->txid, 1))
                 return NULL;
         struct node *child = NULL;
-        int fd = new_child(n, kind, mask, &child);
+        int fd = node_new_child(n, kind, mask, &child);
         if (fd < 0) {
                 server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, strerror(-fd));
                 return NULL;
@@ -572,7 +572,7 @@ static void reply_new_children(struct node *n, struct wire_msg *m) {
         int fds[SYSMEM_MAX_DUPLICATES];
         uint32_t made = 0;
         for (; made < req->rights_attenuation_mask_count; made++) {
-                fds[made] = new_child(n, NODE_TOKEN, req->rights_attenuation_masks[made], NULL);
+                fds[made] = node_new_child(n, NODE_TOKEN, req->rights_attenuation_masks[made], NULL);
                 if (fds[made] < 0)
                         break;
         }

@@ -162,6 +162,8 @@ void collection_fail_domain(struct node *n, enum sysmem_error error, const char 
 void collection_after_change(struct collection *collection);
 bool node_connected(const struct node *node);
 void node_close_lifetime_trackers(struct node *node);
+/* Creates a child (token or group) of node; returns the client end of its socket, or -errno. */
+int node_new_child(struct node *node, enum node_kind kind, uint32_t mask, struct node **ret_child);
 int collection_send_info(struct collection *c, struct node *n, uint32_t txid);
 void collection_stuck_log(struct collection *c);
 void collection_arm_stuck_timer(struct collection *c, uint64_t deadline_usec);

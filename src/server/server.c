@@ -152,8 +152,24 @@ static void apply_allocator_debug_info(struct allocator_conn *a, struct node *n)
         n->debug_id = a->debug_id;
 }
 
-static void allocator_new_collection(struct allocator_conn *a, uint16_t op, uint32_t txid, bool shared) {
+static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *m, bool shared) {
         struct server *s = a->server;
+        uint16_t op = m->opcode;
+        uint32_t txid = m->txid;
+        /* AllocateSharedCollection may ask for the root's first duplicates: one round trip less. */
+        const struct wire_allocate_shared *req = shared ? m->body : NULL;
+        uint32_t dups = req ? req->rights_attenuation_mask_count : 0;
+        for (uint32_t i = 0; i < dups; i++)
+                if (req->rights_attenuation_masks[i] == 0) {
+                        server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                                           "AllocateSharedCollection with a rights mask of 0");
+                        return;
+                }
+        if (1 + dups > s->limits.max_nodes_per_collection) {
+                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY,
+                                   "more duplicates than the limit of nodes per collection");
+                return;
+        }
         if (allocator_check_new_collection(a, op, txid) < 0)
                 return;
         int sv[2];
@@ -178,14 +194,37 @@ static void allocator_new_collection(struct allocator_conn *a, uint16_t op, uint
                 return;
         }
         apply_allocator_debug_info(a, root);
-        struct wire_fd_body body = {.fd = sv[1]};
-        r = server_reply(s, a->fd, op, txid, wire_message_lookup(op)->reply, &body);
+        int dup_fds[SYSMEM_MAX_DUPLICATES];
+        uint32_t made = 0;
+        for (; made < dups; made++) {
+                dup_fds[made] = node_new_child(root, NODE_TOKEN, req->rights_attenuation_masks[made], NULL);
+                if (dup_fds[made] < 0)
+                        break;
+        }
+        if (made < dups) {
+                for (uint32_t i = 0; i < made; i++)
+                        close(dup_fds[i]);
+                close(sv[1]);
+                collection_fail(c, SYSMEM_ERROR_NO_MEMORY, "could not create the duplicates");
+                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "could not create the duplicates");
+                return;
+        }
+        if (shared) {
+                struct wire_allocate_shared_reply body = {.token = sv[1], .duplicates = dup_fds,
+                                                          .duplicate_count = made};
+                r = server_reply(s, a->fd, op, txid, wire_message_lookup(op)->reply, &body);
+        } else {
+                struct wire_fd_body body = {.fd = sv[1]};
+                r = server_reply(s, a->fd, op, txid, wire_message_lookup(op)->reply, &body);
+        }
         close(sv[1]);
+        for (uint32_t i = 0; i < made; i++)
+                close(dup_fds[i]);
         if (r < 0)
                 /* The client never got its end: nobody can ever reach this collection. */
                 collection_fail(c, SYSMEM_ERROR_UNSPECIFIED, "the allocator connection failed before the reply");
-        log_debug("collection %llu created (%s) by '%s'", (unsigned long long)c->id, shared ? "shared" : "non-shared",
-                  a->has_debug_info ? a->debug_name : "?");
+        log_debug("collection %llu created (%s, %u duplicates) by '%s'", (unsigned long long)c->id,
+                  shared ? "shared" : "non-shared", made, a->has_debug_info ? a->debug_name : "?");
 }
 
 static void allocator_bind_shared(struct allocator_conn *a, struct wire_msg *m) {
@@ -349,10 +388,10 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
         struct server *s = a->server;
         switch (m->opcode) {
         case WIRE_OP_ALLOCATE_SHARED_COLLECTION:
-                allocator_new_collection(a, m->opcode, m->txid, true);
+                allocator_new_collection(a, m, true);
                 break;
         case WIRE_OP_ALLOCATE_NON_SHARED_COLLECTION:
-                allocator_new_collection(a, m->opcode, m->txid, false);
+                allocator_new_collection(a, m, false);
                 break;
         case WIRE_OP_BIND_SHARED_COLLECTION:
                 allocator_bind_shared(a, m);

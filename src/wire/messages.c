@@ -29,6 +29,25 @@ static const struct wire_field error_fields[] = {
 };
 const struct wire_schema wire_error_schema = SCHEMA("error", struct wire_error_body, error_fields);
 
+static const struct wire_field allocate_shared_fields[] = {
+        {.tag = 1, .type = WIRE_U32_ARRAY, .name = "rights_attenuation_masks",
+         .offset = offsetof(struct wire_allocate_shared, rights_attenuation_masks),
+         .count_offset = offsetof(struct wire_allocate_shared, rights_attenuation_mask_count),
+         .max = SYSMEM_MAX_DUPLICATES},
+};
+static const struct wire_schema allocate_shared_schema = SCHEMA("allocate_shared", struct wire_allocate_shared,
+                                                                allocate_shared_fields);
+
+static const struct wire_field allocate_shared_reply_fields[] = {
+        {.tag = 1, .type = WIRE_FD, .flags = WIRE_F_REQUIRED, .name = "token",
+         .offset = offsetof(struct wire_allocate_shared_reply, token)},
+        {.tag = 2, .type = WIRE_FD_ARRAY, .name = "duplicates",
+         .offset = offsetof(struct wire_allocate_shared_reply, duplicates),
+         .count_offset = offsetof(struct wire_allocate_shared_reply, duplicate_count), .max = SYSMEM_MAX_DUPLICATES},
+};
+static const struct wire_schema allocate_shared_reply_schema = SCHEMA(
+        "allocate_shared_reply", struct wire_allocate_shared_reply, allocate_shared_reply_fields);
+
 static const struct wire_field debug_info_fields[] = {
         {.tag = 1, .type = WIRE_STRING, .flags = WIRE_F_REQUIRED, .name = "name",
          .offset = offsetof(struct wire_debug_client_info, name), .max = SYSMEM_MAX_CLIENT_NAME_LENGTH},
@@ -398,7 +417,8 @@ const struct wire_schema wire_collection_info_schema = SCHEMA("collection_info",
 #define C WIRE_OBJ_COLLECTION
 #define G WIRE_OBJ_GROUP
 const struct wire_message_def wire_messages[] = {
-        {WIRE_OP_ALLOCATE_SHARED_COLLECTION, "AllocateSharedCollection", A, true, &empty_schema, &fd_schema},
+        {WIRE_OP_ALLOCATE_SHARED_COLLECTION, "AllocateSharedCollection", A, true, &allocate_shared_schema,
+         &allocate_shared_reply_schema},
         {WIRE_OP_ALLOCATE_NON_SHARED_COLLECTION, "AllocateNonSharedCollection", A, true, &empty_schema, &fd_schema},
         {WIRE_OP_BIND_SHARED_COLLECTION, "BindSharedCollection", A, true, &fd_schema, &fd_schema},
         {WIRE_OP_VALIDATE_BUFFER_COLLECTION_TOKEN, "ValidateBufferCollectionToken", A, true, &fd_schema,

@@ -81,6 +81,18 @@ struct wire_fd_body {
         int fd;
 };
 
+/* AllocateSharedCollection: the root token, and optionally its first duplicates in the same round trip. */
+struct wire_allocate_shared {
+        const uint32_t *rights_attenuation_masks; /* optional, <= SYSMEM_MAX_DUPLICATES */
+        uint32_t rights_attenuation_mask_count;
+};
+
+struct wire_allocate_shared_reply {
+        int token; /* required: the root token */
+        const int *duplicates;
+        uint32_t duplicate_count;
+};
+
 struct wire_debug_client_info {
         char *name; /* required, <= SYSMEM_MAX_CLIENT_NAME_LENGTH */
         uint64_t id;
