@@ -332,11 +332,11 @@ static uint64_t run_sysmem(struct sysmem_allocator *alloc, int sock, uint32_t n,
                 .buffer_memory_constraints = {.min_size_bytes = size},
         };
         uint64_t t0 = now_ns();
-        int r = sysmem_allocator_allocate_shared(alloc, &token);
+        /* The root token and the peer's duplicate in one round trip, as an initiator would do it. */
+        const uint32_t same = SYSMEM_RIGHTS_SAME;
+        int r = sysmem_allocator_allocate_shared_with_duplicates(alloc, 1, &same, &token, &dup);
         if (r < 0)
-                fail("allocate_shared", r);
-        if ((r = sysmem_token_duplicate(token, SYSMEM_RIGHTS_SAME, &dup)) < 0)
-                fail("duplicate", r);
+                fail("allocate_shared_with_duplicates", r);
         int tfd = sysmem_token_to_fd(dup);
         if ((r = sysmem_send_fd(sock, tfd, &c, sizeof c)) < 0)
                 fail("sending the token", r);

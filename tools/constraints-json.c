@@ -103,7 +103,7 @@ static int get_bool(struct ctx *c, const char *path, json_object *v, bool *ret) 
 }
 
 static int get_tristate(struct ctx *c, const char *path, json_object *v, enum sysmem_tristate *ret) {
-        bool b;
+        bool b = false;
         int r = get_bool(c, path, v, &b);
         if (r == 0)
                 *ret = b ? SYSMEM_TRUE : SYSMEM_FALSE;

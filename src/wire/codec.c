@@ -622,7 +622,7 @@ static int decode_field(struct decoder *d, const struct wire_field *f, const str
         case WIRE_FD: {
                 if ((r = check_length(d, f, raw, 4)) < 0)
                         return r;
-                int fd;
+                int fd = -1;
                 if ((r = take_fd_index(d, AT_FIELD(f), get_le32(raw->value), &fd)) < 0)
                         return r;
                 set_int_member(out, f->offset, fd);
