@@ -140,7 +140,16 @@ static int peer_sysmem(int sock, int token_fd, const struct cmd *c) {
                 return r;
         if ((r = sysmem_token_bind(token, &coll)) < 0)
                 return r;
-        const struct sysmem_constraints cons = {.usage = {.cpu = SYSMEM_CPU_USAGE_READ}};
+        /*
+         * The baseline's peer gets the creator's read-write fds, so by default this peer writes too.
+         * BENCH_READONLY_PEER=1 makes it a reader: then sysmemd hands it read-only reopened fds (one
+         * open() per buffer), the price of enforcing rights.
+         */
+        static int readonly = -1;
+        if (readonly < 0)
+                readonly = getenv("BENCH_READONLY_PEER") && !strcmp(getenv("BENCH_READONLY_PEER"), "1");
+        const struct sysmem_constraints cons = {
+                .usage = {.cpu = readonly ? SYSMEM_CPU_USAGE_READ : SYSMEM_CPU_USAGE_READ | SYSMEM_CPU_USAGE_WRITE}};
         if ((r = sysmem_collection_set_constraints(coll, &cons)) < 0 ||
             (r = sysmem_collection_wait_allocated(coll, &info)) < 0) {
                 sysmem_collection_close(coll);

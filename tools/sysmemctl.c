@@ -1,4 +1,4 @@
-/* sysmemctl.c: sysmem from the shell: `negotiate` runs the daemon's pure core offline on constraint files. */
+/* sysmemctl.c: sysmem from the shell: `negotiate` runs the daemon's core offline; `list` asks a running daemon. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,6 +17,7 @@
 #include "core/format-costs.h"
 #include "core/image-format.h"
 #include "core/names.h"
+#include "sysmemctl-list.h"
 
 /* Exit statuses, documented in docs/sysmemctl.md. */
 enum {
@@ -401,6 +402,7 @@ static void usage(FILE *f) {
         fprintf(f, "Usage: sysmemctl COMMAND [ARGS]\n\n"
                    "Commands:\n"
                    "  negotiate FILE...   run a negotiation offline (no daemon) and print the result\n"
+                   "  list                the live collections of a running sysmemd, their trees and memory\n"
                    "  help                this text\n");
 }
 
@@ -411,6 +413,8 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(argv[1], "negotiate"))
                 return cmd_negotiate(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "list"))
+                return sysmemctl_list(argc - 1, argv + 1);
         if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
                 usage(stdout);
                 return 0;

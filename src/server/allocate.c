@@ -309,7 +309,9 @@ static enum attempt attempt_once(struct collection *c, struct node *r, struct no
                                  struct core_failure *fail) {
         struct server *s = c->server;
         bool late = c->state == COLLECTION_ALLOCATED;
-        struct core_participant *parts = calloc(MAX_TREE + 1, sizeof *parts);
+        /* Scratch sized by the tree: a typical collection has a handful of nodes. */
+        size_t cap = MIN((size_t)c->node_count, (size_t)MAX_TREE) + 1;
+        struct core_participant *parts = calloc(cap + 1, sizeof *parts);
         if (!parts) {
                 fail->error = SYSMEM_ERROR_NO_MEMORY;
                 snprintf(fail->message, sizeof fail->message, "out of memory");
@@ -319,7 +321,7 @@ static enum attempt attempt_once(struct collection *c, struct node *r, struct no
         struct synthetic syn;
         if (late) {
                 /* Everyone already allocated keeps counting: a late joiner gets only the headroom left. */
-                struct node **all = calloc(MAX_TREE, sizeof *all);
+                struct node **all = calloc(cap, sizeof *all);
                 if (!all) {
                         free(parts);
                         fail->error = SYSMEM_ERROR_NO_MEMORY;
@@ -330,7 +332,7 @@ static enum attempt attempt_once(struct collection *c, struct node *r, struct no
                 all[n++] = c->root;
                 while (head < n) {
                         struct node *x = all[head++];
-                        list_for_each(ch, &x->children, struct node, sibling_link) if (!ch->dead && n < MAX_TREE)
+                        list_for_each(ch, &x->children, struct node, sibling_link) if (!ch->dead && n < cap)
                                 all[n++] = ch;
                 }
                 for (size_t i = 0; i < n; i++)
@@ -392,20 +394,21 @@ static void check_lifetime_trackers(struct node *n, uint32_t buffers_left) {
 
 /* Tries every combination of group children for the pruned subtree at r; returns whether it changed anything. */
 static bool allocate_subtree(struct collection *c, struct node *r) {
-        struct node **pruned = calloc(MAX_TREE, sizeof *pruned);
-        struct node **groups = calloc(MAX_TREE, sizeof *groups);
+        size_t cap = MIN((size_t)c->node_count, (size_t)MAX_TREE) + 1;
+        struct node **pruned = calloc(cap, sizeof *pruned);
+        struct node **groups = calloc(cap, sizeof *groups);
         if (!pruned || !groups) {
                 free(pruned);
                 free(groups);
                 return false;
         }
         bool changed = false;
-        size_t np = pruned_subtree(r, pruned, MAX_TREE);
+        size_t np = pruned_subtree(r, pruned, cap);
         for (size_t i = 0; i < np; i++)
                 if (!node_ready(pruned[i]))
                         goto out;
         size_t ng = 0;
-        collect_groups(r, r, groups, &ng, MAX_TREE);
+        collect_groups(r, r, groups, &ng, cap);
         for (size_t i = 0; i < ng; i++)
                 groups[i]->which_child = 0;
 
@@ -516,9 +519,10 @@ void allocate_run(struct collection *c) {
                 struct node *eligible = NULL;
                 list_for_each(n, &c->nodes, struct node, link) {
                         if (!n->dead && !n->allocated && n->parent && n->parent->allocated && !n->parent->dead) {
-                                struct node **pruned = calloc(MAX_TREE, sizeof *pruned);
+                                size_t cap = MIN((size_t)c->node_count, (size_t)MAX_TREE) + 1;
+                                struct node **pruned = calloc(cap, sizeof *pruned);
                                 bool ready = pruned != NULL;
-                                size_t np = pruned ? pruned_subtree(n, pruned, MAX_TREE) : 0;
+                                size_t np = pruned ? pruned_subtree(n, pruned, cap) : 0;
                                 for (size_t i = 0; i < np && ready; i++)
                                         ready = node_ready(pruned[i]);
                                 free(pruned);

@@ -387,9 +387,11 @@ static bool fail_abandoned_domains(struct collection *c) {
         return false;
 }
 
-static bool is_strong_holder(const struct node *n) {
-        return node_connected(n) && !n->weak && n->kind == NODE_COLLECTION && n->allocated;
-}
+/*
+ * While any strong node is connected (a collection, or a token or group that may yet bring one),
+ * the daemon keeps the buffers for it, as sysmem keeps its strong VMOs while strong nodes exist.
+ */
+static bool is_strong_holder(const struct node *n) { return node_connected(n) && !n->weak; }
 
 void collection_after_change(struct collection *c) {
         for (int guard = 0; guard < 4096 && !c->dead; guard++) {
