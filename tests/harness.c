@@ -73,6 +73,8 @@ static void kill_tracked(pid_t *set) {
                                 char path[PATH_MAX + 16];
                                 snprintf(path, sizeof path, "%s/socket", tracked_dirs[i]);
                                 unlink(path);
+                                snprintf(path, sizeof path, "%s/log", tracked_dirs[i]);
+                                unlink(path);
                                 rmdir(tracked_dirs[i]);
                                 tracked_dirs[i][0] = 0;
                         }
@@ -186,6 +188,8 @@ bool h_daemon_alive(struct h_daemon *d) {
                 d->died = true;
                 untrack(tracked_daemons, d->pid);
                 unlink(d->socket);
+                if (d->log[0])
+                        unlink(d->log);
                 rmdir(d->dir);
         }
         return d->pid > 0 && !d->died;
@@ -206,7 +210,7 @@ static bool try_connect(const char *path) {
         return ok;
 }
 
-void h_daemon_start(struct h_daemon *d, const char *const *extra_args) {
+static void daemon_start(struct h_daemon *d, const char *const *extra_args, bool logged) {
         memset(d, 0, sizeof *d);
         const char *exe = getenv("SYSMEMD");
         if (!exe || !*exe)
@@ -215,6 +219,8 @@ void h_daemon_start(struct h_daemon *d, const char *const *extra_args) {
         if (!mkdtemp(d->dir))
                 fail_msg("mkdtemp: %s", strerror(errno));
         snprintf(d->socket, sizeof d->socket, "%s/socket", d->dir);
+        if (logged)
+                snprintf(d->log, sizeof d->log, "%s/log", d->dir);
 
         const char *argv[32];
         int argc = 0;
@@ -237,6 +243,12 @@ void h_daemon_start(struct h_daemon *d, const char *const *extra_args) {
                 if (getppid() != parent)
                         _exit(127);
                 close_inherited_fds(-1);
+                if (logged) {
+                        int lfd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+                        if (lfd < 0 || dup2(lfd, STDERR_FILENO) < 0)
+                                _exit(126);
+                        close(lfd);
+                }
                 unsetenv("LISTEN_FDS");
                 unsetenv("LISTEN_PID");
                 signal(SIGALRM, SIG_DFL);
@@ -282,6 +294,57 @@ void h_daemon_start(struct h_daemon *d, const char *const *extra_args) {
         d->baseline_fds = h_daemon_settled_fds(d);
 }
 
+void h_daemon_start(struct h_daemon *d, const char *const *extra_args) { daemon_start(d, extra_args, false); }
+
+void h_daemon_start_logged(struct h_daemon *d, const char *const *extra_args) { daemon_start(d, extra_args, true); }
+
+/* Whether one line of text contains every string of all_of. */
+static bool log_has_line(const char *text, const char *const *all_of) {
+        for (const char *line = text; *line;) {
+                const char *end = strchr(line, '\n');
+                size_t len = end ? (size_t)(end - line) : strlen(line);
+                bool all = true;
+                for (size_t i = 0; all && all_of[i]; i++) {
+                        size_t n = strlen(all_of[i]);
+                        bool found = false;
+                        for (size_t at = 0; !found && at + n <= len; at++)
+                                found = memcmp(line + at, all_of[i], n) == 0;
+                        all = found;
+                }
+                if (all)
+                        return true;
+                if (!end)
+                        break;
+                line = end + 1;
+        }
+        return false;
+}
+
+bool h_daemon_log_wait(struct h_daemon *d, const char *const *all_of, int timeout_ms) {
+        if (!d->log[0])
+                fail_msg("the daemon's log is not captured: start it with h_daemon_start_logged");
+        int64_t deadline = h_now_ms() + timeout_ms;
+        for (;;) {
+                FILE *f = fopen(d->log, "re");
+                if (f) {
+                        /* Logs of these tests are small; a bounded read keeps a runaway log from stalling. */
+                        size_t cap = 1u << 20;
+                        char *text = malloc(cap + 1);
+                        assert_non_null(text);
+                        size_t n = fread(text, 1, cap, f);
+                        fclose(f);
+                        text[n] = 0;
+                        bool found = log_has_line(text, all_of);
+                        free(text);
+                        if (found)
+                                return true;
+                }
+                if (h_now_ms() >= deadline)
+                        return false;
+                sleep_ms(10);
+        }
+}
+
 void h_daemon_stop(struct h_daemon *d) {
         if (d->pid <= 0)
                 return;
@@ -291,6 +354,8 @@ void h_daemon_stop(struct h_daemon *d) {
                 char why[128];
                 describe_status(d->exit_status, why, sizeof why);
                 unlink(d->socket);
+                if (d->log[0])
+                        unlink(d->log);
                 rmdir(d->dir);
                 fail_msg("sysmemd %s before the test stopped it", why);
         }
@@ -303,6 +368,8 @@ void h_daemon_stop(struct h_daemon *d) {
         }
         untrack(tracked_daemons, pid);
         unlink(d->socket);
+        if (d->log[0])
+                unlink(d->log);
         rmdir(d->dir);
         if (!exited)
                 fail_msg("sysmemd did not exit within %d ms of SIGTERM", H_TIMEOUT_MS);
@@ -623,6 +690,7 @@ static void agent_describe(struct agent_state *s, struct h_rep *rep) {
         rep->coherency_domain = info->settings.buffer_settings.coherency_domain;
         snprintf(rep->heap, sizeof rep->heap, "%s", info->settings.buffer_settings.heap.heap_type);
         rep->heap_id = info->settings.buffer_settings.heap.id;
+        rep->has_weak_fd = info->close_weak_asap_fd >= 0;
         for (uint32_t i = 0; i < info->buffer_count && i < SYSMEM_MAX_BUFFERS; i++) {
                 struct stat st;
                 rep->fd_present[i] = info->buffers[i].fd >= 0;
@@ -671,7 +739,7 @@ static void agent_handle(struct agent_state *s, const struct h_req *req, struct 
                 uint32_t masks[SYSMEM_MAX_DUPLICATES];
                 struct sysmem_token *toks[SYSMEM_MAX_DUPLICATES];
                 for (uint32_t i = 0; i < SYSMEM_MAX_DUPLICATES; i++)
-                        masks[i] = SYSMEM_RIGHTS_SAME;
+                        masks[i] = req->mask ? req->mask : SYSMEM_RIGHTS_SAME;
                 used = sysmem_token_node(s->token);
                 r = sysmem_token_duplicate_sync(s->token, req->arg, masks, toks);
                 for (uint32_t i = 0; r >= 0 && i < req->arg; i++)
@@ -681,7 +749,7 @@ static void agent_handle(struct agent_state *s, const struct h_req *req, struct 
         case H_DUP: {
                 struct sysmem_token *t;
                 used = sysmem_token_node(s->token);
-                r = sysmem_token_duplicate(s->token, SYSMEM_RIGHTS_SAME, &t);
+                r = sysmem_token_duplicate(s->token, req->mask ? req->mask : SYSMEM_RIGHTS_SAME, &t);
                 if (r >= 0) {
                         /* Duplicate needs a Sync before the new token may travel (sysmem-protocol.md §6). */
                         r = sysmem_node_sync(used);
@@ -760,6 +828,98 @@ static void agent_handle(struct agent_state *s, const struct h_req *req, struct 
                 sysmem_collection_close(s->collection);
                 s->collection = NULL;
                 break;
+        case H_SET_DISPENSABLE:
+                used = sysmem_token_node(s->token);
+                r = s->token ? sysmem_token_set_dispensable(s->token) : -ENOTCONN;
+                if (r >= 0)
+                        r = sysmem_node_sync(used);
+                break;
+        case H_SET_WEAK:
+                used = agent_node(s);
+                r = sysmem_node_set_weak(used);
+                if (r >= 0)
+                        r = sysmem_node_sync(used);
+                break;
+        case H_SET_WEAK_OK:
+                used = agent_node(s);
+                r = sysmem_node_set_weak_ok(used, req->arg != 0);
+                if (r >= 0)
+                        r = sysmem_node_sync(used);
+                break;
+        case H_ATTACH_TOKEN: {
+                struct sysmem_token *t;
+                used = sysmem_collection_node(s->collection);
+                r = sysmem_collection_attach_token(s->collection, req->mask ? req->mask : SYSMEM_RIGHTS_SAME, &t);
+                if (r >= 0)
+                        s->out_fds[s->out_count++] = sysmem_token_to_fd(t);
+                break;
+        }
+        case H_LIFETIME: {
+                int fd = -1;
+                used = sysmem_collection_node(s->collection);
+                r = sysmem_collection_attach_lifetime_tracking(s->collection, req->arg, &fd);
+                if (r >= 0)
+                        r = sysmem_node_sync(used); /* the daemon holds its end before the test looks */
+                if (fd >= 0)
+                        s->out_fds[s->out_count++] = fd;
+                break;
+        }
+        case H_GIVE_BUFFERS:
+                /* Copies: the agent keeps its own fds (and the test closes what it receives). */
+                for (uint32_t b = 0; s->info && b < s->info->buffer_count; b++)
+                        if (s->info->buffers[b].fd >= 0) {
+                                int fd = fcntl(s->info->buffers[b].fd, F_DUPFD_CLOEXEC, 3);
+                                if (fd < 0) {
+                                        r = -errno;
+                                        break;
+                                }
+                                s->out_fds[s->out_count++] = fd;
+                        }
+                rep->value = s->out_count;
+                break;
+        case H_WEAK_STATE:
+                if (!s->info || s->info->close_weak_asap_fd < 0) {
+                        rep->value = 2;
+                } else {
+                        struct pollfd p = {.fd = s->info->close_weak_asap_fd, .events = POLLIN};
+                        rep->value = poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN)) ? 1 : 0;
+                }
+                break;
+        case H_NODE_REF: {
+                int fd = -1;
+                used = agent_node(s);
+                r = sysmem_node_get_node_ref(used, &fd);
+                if (r >= 0)
+                        s->out_fds[s->out_count++] = fd;
+                break;
+        }
+        case H_IS_ALTERNATE: {
+                int fd = -1;
+                bool alt = false;
+                used = agent_node(s);
+                if (!h_poll_readable(s->sock, H_TIMEOUT_MS)) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                r = sysmem_recv_fd(s->sock, &fd, NULL, 0);
+                if (r >= 0)
+                        r = sysmem_node_is_alternate_for(used, fd, &alt);
+                if (fd >= 0)
+                        close(fd);
+                rep->value = alt;
+                break;
+        }
+        case H_GET_VMO_INFO: {
+                uint64_t index = 0;
+                if (!s->allocator || !s->info || req->arg >= s->info->buffer_count ||
+                    s->info->buffers[req->arg].fd < 0) {
+                        r = -EINVAL;
+                        break;
+                }
+                r = sysmem_allocator_get_vmo_info(s->allocator, s->info->buffers[req->arg].fd, &rep->id, &index);
+                rep->value = (uint32_t)index;
+                break;
+        }
         case H_EXIT:
                 sysmem_token_close(s->token);
                 sysmem_collection_close(s->collection);
@@ -841,6 +1001,16 @@ static const char *cmd_name(uint32_t cmd) {
                 [H_RELEASE_COLLECTION] = "RELEASE_COLLECTION",
                 [H_CLOSE_COLLECTION] = "CLOSE_COLLECTION",
                 [H_EXIT] = "EXIT",
+                [H_SET_DISPENSABLE] = "SET_DISPENSABLE",
+                [H_SET_WEAK] = "SET_WEAK",
+                [H_SET_WEAK_OK] = "SET_WEAK_OK",
+                [H_ATTACH_TOKEN] = "ATTACH_TOKEN",
+                [H_LIFETIME] = "LIFETIME",
+                [H_GIVE_BUFFERS] = "GIVE_BUFFERS",
+                [H_WEAK_STATE] = "WEAK_STATE",
+                [H_NODE_REF] = "NODE_REF",
+                [H_IS_ALTERNATE] = "IS_ALTERNATE",
+                [H_GET_VMO_INFO] = "GET_VMO_INFO",
         };
         return cmd < sizeof names / sizeof names[0] && names[cmd] ? names[cmd] : "?";
 }
@@ -915,15 +1085,19 @@ void h_agent_cmd(struct h_agent *a, enum h_cmd cmd, uint32_t arg, struct h_rep *
         h_agent_call(a, &req, rep);
 }
 
+void h_agent_call_fd(struct h_agent *a, const struct h_req *req, int fd, struct h_rep *rep) {
+        h_agent_send(a, req);
+        int r = sysmem_send_fd(a->sock, fd, NULL, 0);
+        if (r < 0)
+                fail_msg("sending an fd to agent %s: %s", a->name, strerror(-r));
+        h_agent_reply(a, rep);
+}
+
 void h_agent_take_token(struct h_agent *a, int token_fd, const char *debug_name) {
         struct h_req req = {.cmd = H_TAKE_TOKEN};
         snprintf(req.name, sizeof req.name, "%s", debug_name ? debug_name : a->name);
-        h_agent_send(a, &req);
-        int r = sysmem_send_fd(a->sock, token_fd, NULL, 0);
-        if (r < 0)
-                fail_msg("sending a token to agent %s: %s", a->name, strerror(-r));
         struct h_rep rep;
-        h_agent_reply(a, &rep);
+        h_agent_call_fd(a, &req, token_fd, &rep);
         if (rep.r < 0)
                 fail_msg("agent %s could not take its token: %s", a->name, strerror(-rep.r));
 }

@@ -31,6 +31,7 @@ struct h_daemon {
         int baseline_fds;      /* open fds right after start and warm-up */
         bool died;             /* it ended on its own (found by h_daemon_alive); exit_status says how */
         int exit_status;
+        char log[PATH_MAX]; /* its stderr, when started with h_daemon_start_logged; else empty */
 };
 
 /*
@@ -39,6 +40,13 @@ struct h_daemon {
  * daemon's open-fd count. Fails the test clearly when the daemon does not come up.
  */
 void h_daemon_start(struct h_daemon *d, const char *const *extra_args);
+/* The same, with the daemon's stderr written to d->log (in its directory) for h_daemon_log_wait. */
+void h_daemon_start_logged(struct h_daemon *d, const char *const *extra_args);
+/*
+ * Waits (bounded) until one line of the daemon's log contains every string of all_of (NULL-terminated);
+ * true when it does. The log must have been captured with h_daemon_start_logged.
+ */
+bool h_daemon_log_wait(struct h_daemon *d, const char *const *all_of, int timeout_ms);
 /* SIGTERM, then asserts the daemon exits with status 0 within a bounded time; removes the directory. */
 void h_daemon_stop(struct h_daemon *d);
 /* Whether the daemon process still runs (it has not exited or been killed). */
@@ -118,11 +126,23 @@ enum h_cmd {
         H_RELEASE_COLLECTION,
         H_CLOSE_COLLECTION,
         H_EXIT,
+        /* the node tree */
+        H_SET_DISPENSABLE, /* on the token */
+        H_SET_WEAK,        /* on the token, else the collection */
+        H_SET_WEAK_OK,     /* on the token, else the collection; arg: for_child_nodes_also */
+        H_ATTACH_TOKEN,    /* AttachToken(mask) on the collection; the new token is sent back as an fd */
+        H_LIFETIME,        /* AttachLifetimeTracking(arg) on the collection; the fd is sent back */
+        H_GIVE_BUFFERS,    /* sends every buffer fd it holds back (value = how many, in buffer order) */
+        H_WEAK_STATE,      /* value: 0 close_weak_asap still up, 1 hung up, 2 no such fd */
+        H_NODE_REF,        /* GetNodeRef on the token, else the collection; the fd is sent back */
+        H_IS_ALTERNATE,    /* IsAlternateFor(the fd sent right after this request); value = is_alternate */
+        H_GET_VMO_INFO,    /* GetVmoInfo of buffer `arg`: id = collection id, value = index */
 };
 
 struct h_req {
         uint32_t cmd;
         uint32_t arg;
+        uint32_t mask; /* rights attenuation mask of H_DUP, H_DUP_SYNC and H_ATTACH_TOKEN; 0: SAME */
         bool null_constraints;
         struct sysmem_constraints constraints; /* pointers are fixed up by the agent */
         struct sysmem_heap heaps[4];
@@ -145,6 +165,7 @@ struct h_rep {
         bool fd_present[SYSMEM_MAX_BUFFERS];
         uint64_t ino[SYSMEM_MAX_BUFFERS];
         int64_t st_size[SYSMEM_MAX_BUFFERS];
+        bool has_weak_fd; /* the reply carried a close_weak_asap fd */
 };
 
 struct h_agent {
@@ -166,6 +187,8 @@ void h_agent_send_cmd(struct h_agent *a, enum h_cmd cmd, uint32_t arg);
 void h_agent_reply(struct h_agent *a, struct h_rep *rep);
 /* Hands a token fd to the agent (H_TAKE_TOKEN); the caller keeps and closes its fd. */
 void h_agent_take_token(struct h_agent *a, int token_fd, const char *debug_name);
+/* Sends a request followed by one fd (H_TAKE_TOKEN, H_IS_ALTERNATE) and waits for the reply; fd stays the caller's. */
+void h_agent_call_fd(struct h_agent *a, const struct h_req *req, int fd, struct h_rep *rep);
 /* H_SET_CONSTRAINTS; c NULL: no constraints. Asserts success. */
 void h_agent_set_constraints(struct h_agent *a, const struct sysmem_constraints *c);
 /* SIGKILL, and reaps it. */

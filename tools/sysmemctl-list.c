@@ -209,8 +209,8 @@ static int fetch_all(int fd, const char *path, struct listing *l) {
                 for (uint32_t i = 0; i < rep->collection_count; i++) {
                         /* Ids only grow: anything else would make the paging loop forever. */
                         if (rep->collections[i].id <= after) {
-                                fprintf(stderr, "sysmemctl: sysmemd at %s listed collection %" PRIu64
-                                                " out of order\n", path, rep->collections[i].id);
+                                fprintf(stderr, "sysmemctl: sysmemd at %s listed collection %" PRIu64 " out of order\n",
+                                        path, rep->collections[i].id);
                                 status = EXIT_DAEMON_ERROR;
                                 goto out;
                         }
@@ -594,8 +594,9 @@ static int print_text(const struct listing *l) {
                 printf("memory per client:\n");
                 printf("  %-*s %20s %6s %11s %14s\n", w, "CLIENT", "ID", "NODES", "COLLECTIONS", "BYTES");
                 for (size_t i = 0; i < ncl; i++) {
-                        printf("  %-*s %20" PRIu64 " %6u %11u %14" PRIu64 "\n", w, name_text(cl[i].name, name, sizeof name),
-                               cl[i].id, cl[i].nodes, cl[i].collections, cl[i].bytes);
+                        printf("  %-*s %20" PRIu64 " %6u %11u %14" PRIu64 "\n", w,
+                               name_text(cl[i].name, name, sizeof name), cl[i].id, cl[i].nodes, cl[i].collections,
+                               cl[i].bytes);
                 }
                 printf("  (a buffer counts once for every participant that receives it, so the sum can exceed the "
                        "total)\n");
@@ -603,8 +604,8 @@ static int print_text(const struct listing *l) {
         free(cl);
         char human[32];
         format_size(l->total_bytes, human, sizeof human);
-        printf("total: sysmemd holds %" PRIu64 " bytes (%s) of buffers in %u live collections\n", l->total_bytes,
-               human, l->collection_total);
+        printf("total: sysmemd holds %" PRIu64 " bytes (%s) of buffers in %u live collections\n", l->total_bytes, human,
+               l->collection_total);
         return EXIT_LISTED;
 }
 
@@ -645,12 +646,11 @@ static int print_json(const struct listing *l) {
                         const struct wire_diag_node *d = &c->nodes[order[k]];
                         json_object *jn = json_object_new_object();
                         json_object_object_add(jn, "index", json_object_new_uint64(d->index));
-                        json_object_object_add(jn, "parent",
-                                               d->parent ? json_object_new_uint64(d->parent - 1) : NULL);
+                        json_object_object_add(jn, "parent", d->parent ? json_object_new_uint64(d->parent - 1) : NULL);
                         json_object_object_add(jn, "depth", json_object_new_uint64(depth[k]));
                         json_object_object_add(jn, "kind", json_object_new_string(kind_name(d->kind)));
-                        json_object_object_add(jn, "debug_name", json_object_new_string(d->debug_name ? d->debug_name
-                                                                                                      : ""));
+                        json_object_object_add(jn, "debug_name",
+                                               json_object_new_string(d->debug_name ? d->debug_name : ""));
                         json_object_object_add(jn, "debug_id", json_object_new_uint64(d->debug_id));
                         json_object *flags = json_object_new_array();
                         for (size_t f = 0; f < FLAG_NAME_COUNT; f++)

@@ -264,8 +264,13 @@ static void node_fail_one(struct node *n, enum sysmem_error error, const char *m
                 server_send_epitaph(s, n->fd, error, message);
         }
         node_detach_fd(n);
-        /* A subtree that failed never gets (or keeps) its buffers: its trackers fire now. */
-        node_close_lifetime_trackers(n);
+        /*
+         * A node that failed before its (logical) allocation never gets the buffers: its trackers fire
+         * now. One that had them keeps its trackers until the collection lets go of the buffers
+         * (collection_retire, which closes those of dead nodes too): others may still hold them.
+         */
+        if (!n->allocated)
+                node_close_lifetime_trackers(n);
 }
 
 void collection_fail(struct collection *c, enum sysmem_error error, const char *message) {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server-internal.h"
@@ -19,6 +20,16 @@ int heap_memfd_allocate(uint64_t size, const char *name, int *ret_fd) {
                 fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
                 return -errno;
+        /*
+         * Mode 0400: open fds keep their access mode, but a new open is checked against the inode's mode,
+         * and every holder of an fd can reopen it through /proc/self/fd. With memfd's default 0666 (0777)
+         * a participant given a read-only fd would get a writable one that way.
+         */
+        if (fchmod(fd, 0400) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
         /* A participant that shrinks a shared buffer would crash every other with SIGBUS: seal the size. */
         if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
                 int r = -errno;
