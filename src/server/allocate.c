@@ -292,6 +292,7 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
                         return r;
                 }
                 c->buffer_ino[i] = st.st_ino;
+                c->buffer_dev = st.st_dev; /* every memfd lives on the same internal mount */
         }
         c->buffer_count = c->result.buffer_count;
         c->bytes_charged = total;

@@ -83,7 +83,11 @@ void collection_stuck_log(struct collection *c) {
         log_warning("collection %llu%s%s is not allocated after %llu ms; waiting for:", (unsigned long long)c->id,
                     c->has_name ? " " : "", c->has_name ? c->name : "", (unsigned long long)age);
         list_for_each(n, &c->nodes, struct node, link) {
-                if (n->dead || node_ready(n))
+                bool attached = false;
+                for (const struct node *x = n; x; x = x->parent)
+                        attached |= x->attach_root;
+                /* Attached subtrees never hold back the first allocation: they are not what it waits for. */
+                if (n->dead || node_ready(n) || attached)
                         continue;
                 const char *why = n->kind == NODE_TOKEN        ? "token not yet bound or released"
                                   : n->kind == NODE_COLLECTION ? "collection without SetConstraints"
@@ -471,8 +475,13 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                 if (gets) {
                         fd = writes ? c->buffer_fds[i] : buffer_ro_fd(c, i);
                         if (fd < 0) {
-                                log_error("collection %llu: cannot open buffer %u read-only: %s",
-                                          (unsigned long long)c->id, i, strerror(errno));
+                                char msg[160];
+                                snprintf(msg, sizeof msg, "the daemon could not open buffer %u read-only: %s", i,
+                                         strerror(errno));
+                                log_error("collection %llu: %s", (unsigned long long)c->id, msg);
+                                /* Answer the wait, or it would hang: this participant gets no buffers. */
+                                server_reply_error(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                                                   SYSMEM_ERROR_NO_MEMORY, msg);
                                 return -EIO;
                         }
                 }
@@ -483,16 +492,22 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
         if (n->weak) {
                 if (c->weak_client_fd < 0 && !c->weak_signalled) {
                         int sv[2];
-                        if (server_new_socketpair(sv) < 0)
+                        if (server_new_socketpair(sv) < 0) {
+                                server_reply_error(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                                                   SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                                 return -EIO;
+                        }
                         c->weak_signal_fd = sv[0];
                         c->weak_client_fd = sv[1];
                 }
                 if (c->weak_signalled) {
                         /* The signal was given already: hand out an end that is hung up from the start. */
                         int sv[2];
-                        if (server_new_socketpair(sv) < 0)
+                        if (server_new_socketpair(sv) < 0) {
+                                server_reply_error(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                                                   SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                                 return -EIO;
+                        }
                         close(sv[0]);
                         weak_fd = sv[1];
                 } else {
@@ -727,6 +742,10 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 break;
         }
         case WIRE_OP_RELEASE:
+                if (n->pending_bind_fd >= 0) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "Release of a token that is being bound");
+                        return;
+                }
                 if (n->kind == NODE_GROUP && !n->children_present) {
                         node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "Release of a group before AllChildrenPresent");
                         return;
@@ -981,7 +1000,7 @@ struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_in
                 return NULL;
         list_for_each(c, &s->collections, struct collection, link) {
                 for (uint32_t i = 0; i < c->buffer_count; i++)
-                        if (c->buffer_ino[i] == st.st_ino) {
+                        if (c->buffer_ino[i] == st.st_ino && c->buffer_dev == st.st_dev) {
                                 *ret_index = i;
                                 return c;
                         }

@@ -137,6 +137,7 @@ struct collection {
         uint32_t next_node_index;
         uint64_t created_usec;
         ino_t buffer_ino[SYSMEM_MAX_BUFFERS];   /* identity of each buffer, for GetVmoInfo */
+        dev_t buffer_dev;
         int ro_fds[SYSMEM_MAX_BUFFERS];         /* read-only opens of the buffers, made on first need */
         bool buffers_released;                  /* the daemon let go of its own buffer fds */
         int weak_signal_fd;                     /* close_weak_asap: closing it hangs up weak_client_fd */

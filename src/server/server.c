@@ -347,7 +347,7 @@ static void allocator_get_diagnostics(struct allocator_conn *a, struct wire_msg 
                         dn->debug_name = n->debug_name[0] ? n->debug_name : NULL;
                         dn->debug_id = n->debug_id;
                         bool gets = n->allocated && n->constraints && core_participant_gets_buffers(n->constraints) &&
-                                    !c->buffers_released;
+                                    (n->rights_mask & SYSMEM_RIGHT_READ) && !c->buffers_released;
                         dn->bytes = gets ? d->raw_vmo_size * c->buffer_count : 0;
                         if (n->weak)
                                 d->weak_count++;
