@@ -473,22 +473,20 @@ static bool allocate_subtree(struct collection *c, struct node *r) {
                 log_debug("collection %llu: '%s' joined the existing buffers", (unsigned long long)c->id,
                           node_display_name(r));
         }
-        /* The chosen nodes get the buffers; the group children not chosen fail as if they did not fit. */
+        /*
+         * The chosen nodes are marked allocated and get their buffers first; only then do the group
+         * children that were not chosen fail (as if they did not fit). Failing them does not re-enter
+         * allocation: the caller's loop looks at the tree again afterwards.
+         */
         for (size_t i = 0; i < np; i++) {
                 struct node *n = pruned[i];
-                if (n->dead || n->visible)
-                        continue;
-                if (n->parent && n->parent->kind == NODE_GROUP && !n->parent->dead && n->parent->visible) {
-                        n->mode = MODE_DO_NOT_PROPAGATE;
-                        collection_fail_domain(n, SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
-                                                "another child of its group was chosen");
-                }
+                if (!n->dead && n->visible)
+                        n->allocated = true;
         }
         for (size_t i = 0; i < np; i++) {
                 struct node *n = pruned[i];
                 if (n->dead || !n->visible)
                         continue;
-                n->allocated = true;
                 if (n->fd >= 0) {
                         for (uint32_t w = 0; w < n->pending_wait_count; w++)
                                 if (collection_send_info(c, n, n->pending_waits[w]) < 0)
@@ -497,6 +495,16 @@ static bool allocate_subtree(struct collection *c, struct node *r) {
                         n->pending_wait_count = 0;
                 }
                 check_lifetime_trackers(n, c->buffer_count);
+        }
+        for (size_t i = 0; i < np; i++) {
+                struct node *n = pruned[i];
+                if (n->dead || n->visible)
+                        continue;
+                if (n->parent && n->parent->kind == NODE_GROUP && !n->parent->dead && n->parent->visible) {
+                        n->mode = MODE_DO_NOT_PROPAGATE;
+                        collection_fail_subtree_only(n, SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
+                                                     "another child of its group was chosen");
+                }
         }
 out:
         free(pruned);

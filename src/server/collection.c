@@ -326,6 +326,11 @@ static void fail_subtree(struct node *top, enum sysmem_error error, const char *
         free(order);
 }
 
+void collection_fail_subtree_only(struct node *top, enum sysmem_error error, const char *message) {
+        if (!top->collection->dead)
+                fail_subtree(top, error, message);
+}
+
 void collection_fail_domain(struct node *n, enum sysmem_error error, const char *message) {
         struct collection *c = n->collection;
         if (c->dead)

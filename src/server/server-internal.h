@@ -160,6 +160,8 @@ int server_new_socketpair(int ret_fds[2]);
 /* collection.c */
 /* Fails the failure domain of n (sysmem's FindTreeToFail): all of its nodes get error. */
 void collection_fail_domain(struct node *n, enum sysmem_error error, const char *message);
+/* Fails top's subtree and nothing else, without re-examining the tree (for use inside an allocation). */
+void collection_fail_subtree_only(struct node *top, enum sysmem_error error, const char *message);
 void collection_after_change(struct collection *collection);
 bool node_connected(const struct node *node);
 void node_close_lifetime_trackers(struct node *node);
