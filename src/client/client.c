@@ -318,6 +318,24 @@ static int node_oneway(struct sysmem_node *n, uint16_t opcode, const void *body)
         return node_send(n, opcode, 0, body);
 }
 
+/* Closes an object's socket and frees it; what a Release is followed by, or a failure. */
+static void object_close(struct sysmem_node *n) {
+        if (!n)
+                return;
+        close(n->fd);
+        free(n);
+}
+
+/* The clean exit of any node: Release, then close. */
+static int object_release(struct sysmem_node *n) {
+        if (!n)
+                return -EINVAL;
+        struct wire_empty e = {0};
+        int r = node_oneway(n, WIRE_OP_RELEASE, &e);
+        object_close(n);
+        return r;
+}
+
 /* ---- allocator ---- */
 
 static int default_socket_path(char *buf, size_t size) {
@@ -610,21 +628,9 @@ SYSMEM_EXPORT int sysmem_token_bind(struct sysmem_token *t, struct sysmem_collec
         return 0;
 }
 
-SYSMEM_EXPORT int sysmem_token_release(struct sysmem_token *t) {
-        if (!t)
-                return -EINVAL;
-        struct wire_empty e = {0};
-        int r = node_oneway(&t->node, WIRE_OP_RELEASE, &e);
-        sysmem_token_close(t);
-        return r;
-}
+SYSMEM_EXPORT int sysmem_token_release(struct sysmem_token *t) { return object_release(t ? &t->node : NULL); }
 
-SYSMEM_EXPORT void sysmem_token_close(struct sysmem_token *t) {
-        if (!t)
-                return;
-        close(t->node.fd);
-        free(t);
-}
+SYSMEM_EXPORT void sysmem_token_close(struct sysmem_token *t) { object_close(t ? &t->node : NULL); }
 
 SYSMEM_EXPORT int sysmem_token_to_fd(struct sysmem_token *t) {
         if (!t)
@@ -703,21 +709,9 @@ SYSMEM_EXPORT int sysmem_collection_wait_allocated_async(struct sysmem_collectio
         return 0;
 }
 
-SYSMEM_EXPORT int sysmem_collection_release(struct sysmem_collection *c) {
-        if (!c)
-                return -EINVAL;
-        struct wire_empty e = {0};
-        int r = node_oneway(&c->node, WIRE_OP_RELEASE, &e);
-        sysmem_collection_close(c);
-        return r;
-}
+SYSMEM_EXPORT int sysmem_collection_release(struct sysmem_collection *c) { return object_release(c ? &c->node : NULL); }
 
-SYSMEM_EXPORT void sysmem_collection_close(struct sysmem_collection *c) {
-        if (!c)
-                return;
-        close(c->node.fd);
-        free(c);
-}
+SYSMEM_EXPORT void sysmem_collection_close(struct sysmem_collection *c) { object_close(c ? &c->node : NULL); }
 
 SYSMEM_EXPORT void sysmem_collection_info_free(struct sysmem_collection_info *info) {
         if (!info)
@@ -875,21 +869,9 @@ SYSMEM_EXPORT int sysmem_group_all_children_present(struct sysmem_group *g) {
         return node_oneway(&g->node, WIRE_OP_ALL_CHILDREN_PRESENT, &e);
 }
 
-SYSMEM_EXPORT int sysmem_group_release(struct sysmem_group *g) {
-        if (!g)
-                return -EINVAL;
-        struct wire_empty e = {0};
-        int r = node_oneway(&g->node, WIRE_OP_RELEASE, &e);
-        sysmem_group_close(g);
-        return r;
-}
+SYSMEM_EXPORT int sysmem_group_release(struct sysmem_group *g) { return object_release(g ? &g->node : NULL); }
 
-SYSMEM_EXPORT void sysmem_group_close(struct sysmem_group *g) {
-        if (!g)
-                return;
-        close(g->node.fd);
-        free(g);
-}
+SYSMEM_EXPORT void sysmem_group_close(struct sysmem_group *g) { object_close(g ? &g->node : NULL); }
 
 SYSMEM_EXPORT int sysmem_collection_attach_token(struct sysmem_collection *c, uint32_t mask,
                                                  struct sysmem_token **ret_token) {
@@ -958,15 +940,15 @@ SYSMEM_EXPORT int sysmem_image_layout(const struct sysmem_image_format_settings 
                 return -EINVAL;
         if (c->max_width_times_height && (uint64_t)width * height > c->max_width_times_height)
                 return -EINVAL;
-        if (!image_format_lookup(c->pixel_format) || !image_format_is_supported(c->pixel_format,
-                                                                                 c->pixel_format_modifier))
+        if (!image_format_lookup(c->pixel_format) ||
+            !image_format_is_supported(c->pixel_format, c->pixel_format_modifier))
                 return -EINVAL;
         uint32_t bpr;
         if (!image_format_minimum_row_bytes(c, width, &bpr))
                 return -EINVAL;
         struct sysmem_plane_layout layout;
-        if (!image_format_plane_layout(c->pixel_format, c->pixel_format_modifier,
-                                       (struct sysmem_size){width, height}, bpr, &layout))
+        if (!image_format_plane_layout(c->pixel_format, c->pixel_format_modifier, (struct sysmem_size){width, height},
+                                       bpr, &layout))
                 return -EOVERFLOW;
         *ret_layout = layout;
         return 0;
