@@ -280,9 +280,6 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
                 char name[SYSMEM_MAX_NAME_LENGTH + 32];
                 snprintf(name, sizeof name, "sysmem:%s:%u", c->has_name ? c->name : "", i);
                 int r = heap_memfd_allocate(bs->raw_vmo_size, name, &c->buffer_fds[i]);
-                struct stat st;
-                if (r >= 0 && fstat(c->buffer_fds[i], &st) < 0)
-                        r = -errno;
                 if (r < 0) {
                         snprintf(err, err_size, "allocating buffer %u of %llu bytes from %s failed: %s", i,
                                  (unsigned long long)bs->raw_vmo_size, bs->heap.heap_type, strerror(-r));
@@ -291,8 +288,6 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
                                         close(take_fd(&c->buffer_fds[j]));
                         return r;
                 }
-                c->buffer_ino[i] = st.st_ino;
-                c->buffer_dev = st.st_dev; /* every memfd lives on the same internal mount */
         }
         c->buffer_count = c->result.buffer_count;
         c->bytes_charged = total;

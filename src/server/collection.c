@@ -458,11 +458,14 @@ void collection_maybe_end(struct collection *c) { collection_after_change(c); }
 
 /* A read-only open of buffer i: the fd a participant that does not write gets (made once, shared). */
 static int buffer_ro_fd(struct collection *c, uint32_t i) {
-        if (c->ro_fds[i] >= 0)
-                return c->ro_fds[i];
-        char path[64];
-        snprintf(path, sizeof path, "/proc/self/fd/%d", c->buffer_fds[i]);
-        c->ro_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (c->ro_fds[i] < 0) {
+                int r = heap_memfd_open_read_only(c->buffer_fds[i]);
+                if (r < 0) {
+                        errno = -r;
+                        return -1;
+                }
+                c->ro_fds[i] = r;
+        }
         return c->ro_fds[i];
 }
 
@@ -999,13 +1002,15 @@ struct node *collection_find_node_ref(struct collection *c, int fd) {
         return NULL;
 }
 
+/* By identity (device and inode): every fd of a buffer, read-only or not, is the same memfd. */
 struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_index) {
-        struct stat st;
+        struct stat st, bst;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return NULL;
         list_for_each(c, &s->collections, struct collection, link) {
                 for (uint32_t i = 0; i < c->buffer_count; i++)
-                        if (c->buffer_ino[i] == st.st_ino && c->buffer_dev == st.st_dev) {
+                        if (c->buffer_fds[i] >= 0 && fstat(c->buffer_fds[i], &bst) == 0 && bst.st_ino == st.st_ino &&
+                            bst.st_dev == st.st_dev) {
                                 *ret_index = i;
                                 return c;
                         }

@@ -136,8 +136,6 @@ struct collection {
         bool dead;
         uint32_t next_node_index;
         uint64_t created_usec;
-        ino_t buffer_ino[SYSMEM_MAX_BUFFERS];   /* identity of each buffer, for GetVmoInfo */
-        dev_t buffer_dev;
         int ro_fds[SYSMEM_MAX_BUFFERS];         /* read-only opens of the buffers, made on first need */
         bool buffers_released;                  /* the daemon let go of its own buffer fds */
         int weak_signal_fd;                     /* close_weak_asap: closing it hangs up weak_client_fd */
@@ -195,6 +193,8 @@ int constraints_clone(const struct sysmem_constraints *src, struct sysmem_constr
 
 /* heap-memfd.c */
 int heap_memfd_allocate(uint64_t size, const char *name, int *ret_fd);
+/* A new read-only open of the buffer fd (its mode set to 0400 first), or -errno. */
+int heap_memfd_open_read_only(int fd);
 
 /* sock-diag.c: the inode of the socket that fd's socket is connected to, via NETLINK_SOCK_DIAG. */
 int sock_diag_peer_inode(struct server *server, int fd, ino_t *ret_ino);
