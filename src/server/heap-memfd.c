@@ -17,8 +17,15 @@ int heap_memfd_allocate(uint64_t size, const char *name, int *ret_fd) {
                 return -EINVAL;
         /* Buffers are data, never code: ask for a no-exec memfd, and fall back on kernels before 6.3. */
         int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
-        if (fd < 0 && errno == EINVAL)
+        if (fd < 0 && errno == EINVAL) {
+                /* Without the seal a memfd starts 0777: take the execute bits away by hand. */
                 fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                if (fd >= 0 && fchmod(fd, 0600) < 0) {
+                        int r = -errno;
+                        close(fd);
+                        return r;
+                }
+        }
         if (fd < 0)
                 return -errno;
         /* A participant that shrinks a shared buffer would crash every other with SIGBUS: seal the size. */
