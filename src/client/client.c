@@ -401,18 +401,6 @@ SYSMEM_EXPORT int sysmem_allocator_set_debug_client_info(struct sysmem_allocator
         return node_oneway(&a->node, WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO, &body);
 }
 
-/* Calls an allocator method whose reply is one fd, and returns that fd (owned by the caller). */
-static int allocator_call_fd(struct sysmem_allocator *a, uint16_t opcode, const void *body) {
-        struct wire_msg *m = NULL;
-        int r = node_call(&a->node, opcode, body, &m);
-        if (r < 0)
-                return r;
-        struct wire_fd_body *rep = m->body;
-        int fd = wire_msg_take_fd(m, rep->fd);
-        wire_msg_free(m);
-        return fd >= 0 ? fd : -EBADMSG;
-}
-
 static void *new_node_object(int fd, enum object_kind kind) {
         struct sysmem_node *n = malloc(sizeof(struct sysmem_node));
         if (!n) {
@@ -421,6 +409,30 @@ static void *new_node_object(int fd, enum object_kind kind) {
         }
         node_init(n, fd, kind);
         return n;
+}
+
+/* A two-way call whose reply is one fd; returns the fd (the caller's) or a negative errno. */
+static int node_call_fd(struct sysmem_node *n, uint16_t opcode, const void *body) {
+        struct wire_msg *m = NULL;
+        int r = node_call(n, opcode, body, &m);
+        if (r < 0)
+                return r;
+        int fd = wire_msg_take_fd(m, ((struct wire_fd_body *)m->body)->fd);
+        wire_msg_free(m);
+        return fd >= 0 ? fd : -EBADMSG;
+}
+
+/* A call that creates one object (a token or a group) and answers with its socket. */
+static int call_new_object(struct sysmem_node *n, uint16_t opcode, const void *body, enum object_kind kind,
+                           void **ret_object) {
+        int fd = node_call_fd(n, opcode, body);
+        if (fd < 0)
+                return fd;
+        void *o = new_node_object(fd, kind);
+        if (!o)
+                return -ENOMEM;
+        *ret_object = o;
+        return 0;
 }
 
 SYSMEM_EXPORT int sysmem_allocator_allocate_shared_with_duplicates(struct sysmem_allocator *a, uint32_t count,
@@ -464,7 +476,7 @@ SYSMEM_EXPORT int sysmem_allocator_allocate_non_shared(struct sysmem_allocator *
         if (!a || !ret_collection)
                 return -EINVAL;
         struct wire_empty e = {0};
-        int fd = allocator_call_fd(a, WIRE_OP_ALLOCATE_NON_SHARED_COLLECTION, &e);
+        int fd = node_call_fd(&a->node, WIRE_OP_ALLOCATE_NON_SHARED_COLLECTION, &e);
         if (fd < 0)
                 return fd;
         struct sysmem_collection *c = new_node_object(fd, OBJ_COLLECTION);
@@ -481,7 +493,7 @@ SYSMEM_EXPORT int sysmem_allocator_bind_shared(struct sysmem_allocator *a, struc
                 return -EINVAL;
         }
         struct wire_fd_body body = {.fd = token->node.fd};
-        int fd = allocator_call_fd(a, WIRE_OP_BIND_SHARED_COLLECTION, &body);
+        int fd = node_call_fd(&a->node, WIRE_OP_BIND_SHARED_COLLECTION, &body);
         /* The daemon turns the token into the collection once our end of the token is closed. */
         close(token->node.fd);
         free(token);
@@ -582,19 +594,7 @@ SYSMEM_EXPORT int sysmem_token_duplicate(struct sysmem_token *t, uint32_t mask, 
         if (!t || !ret_token)
                 return -EINVAL;
         struct wire_duplicate body = {.rights_attenuation_mask = mask};
-        struct wire_msg *m = NULL;
-        int r = node_call(&t->node, WIRE_OP_DUPLICATE, &body, &m);
-        if (r < 0)
-                return r;
-        int fd = wire_msg_take_fd(m, ((struct wire_fd_body *)m->body)->fd);
-        wire_msg_free(m);
-        if (fd < 0)
-                return -EBADMSG;
-        struct sysmem_token *nt = new_node_object(fd, OBJ_TOKEN);
-        if (!nt)
-                return -ENOMEM;
-        *ret_token = nt;
-        return 0;
+        return call_new_object(&t->node, WIRE_OP_DUPLICATE, &body, OBJ_TOKEN, (void **)ret_token);
 }
 
 static int call_new_tokens(struct sysmem_node *n, uint16_t opcode, uint32_t count, const uint32_t *masks,
@@ -742,17 +742,6 @@ SYSMEM_EXPORT int sysmem_node_set_weak_ok(struct sysmem_node *n, bool for_child_
         return node_oneway(n, WIRE_OP_SET_WEAK_OK, &body);
 }
 
-/* A two-way call whose reply is one fd; returns the fd (the caller's) or a negative errno. */
-static int node_call_fd(struct sysmem_node *n, uint16_t opcode, const void *body) {
-        struct wire_msg *m = NULL;
-        int r = node_call(n, opcode, body, &m);
-        if (r < 0)
-                return r;
-        int fd = wire_msg_take_fd(m, ((struct wire_fd_body *)m->body)->fd);
-        wire_msg_free(m);
-        return fd >= 0 ? fd : -EBADMSG;
-}
-
 SYSMEM_EXPORT int sysmem_node_get_node_ref(struct sysmem_node *n, int *ret_fd) {
         if (!n || !ret_fd)
                 return -EINVAL;
@@ -802,28 +791,15 @@ SYSMEM_EXPORT int sysmem_token_create_group(struct sysmem_token *t, struct sysme
         if (!t || !ret_group)
                 return -EINVAL;
         struct wire_empty e = {0};
-        int fd = node_call_fd(&t->node, WIRE_OP_CREATE_BUFFER_COLLECTION_TOKEN_GROUP, &e);
-        if (fd < 0)
-                return fd;
-        struct sysmem_group *g = new_node_object(fd, OBJ_GROUP);
-        if (!g)
-                return -ENOMEM;
-        *ret_group = g;
-        return 0;
+        return call_new_object(&t->node, WIRE_OP_CREATE_BUFFER_COLLECTION_TOKEN_GROUP, &e, OBJ_GROUP,
+                               (void **)ret_group);
 }
 
 SYSMEM_EXPORT int sysmem_group_create_child(struct sysmem_group *g, uint32_t mask, struct sysmem_token **ret_token) {
         if (!g || !ret_token)
                 return -EINVAL;
         struct wire_duplicate body = {.rights_attenuation_mask = mask};
-        int fd = node_call_fd(&g->node, WIRE_OP_CREATE_CHILD, &body);
-        if (fd < 0)
-                return fd;
-        struct sysmem_token *t = new_node_object(fd, OBJ_TOKEN);
-        if (!t)
-                return -ENOMEM;
-        *ret_token = t;
-        return 0;
+        return call_new_object(&g->node, WIRE_OP_CREATE_CHILD, &body, OBJ_TOKEN, (void **)ret_token);
 }
 
 /* DuplicateSync and CreateChildrenSync: count tokens, all or none. */
@@ -878,14 +854,7 @@ SYSMEM_EXPORT int sysmem_collection_attach_token(struct sysmem_collection *c, ui
         if (!c || !ret_token)
                 return -EINVAL;
         struct wire_duplicate body = {.rights_attenuation_mask = mask};
-        int fd = node_call_fd(&c->node, WIRE_OP_ATTACH_TOKEN, &body);
-        if (fd < 0)
-                return fd;
-        struct sysmem_token *t = new_node_object(fd, OBJ_TOKEN);
-        if (!t)
-                return -ENOMEM;
-        *ret_token = t;
-        return 0;
+        return call_new_object(&c->node, WIRE_OP_ATTACH_TOKEN, &body, OBJ_TOKEN, (void **)ret_token);
 }
 
 SYSMEM_EXPORT int sysmem_collection_attach_lifetime_tracking(struct sysmem_collection *c, uint32_t buffers_remaining,
