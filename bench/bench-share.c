@@ -445,6 +445,11 @@ int main(int argc, char **argv) {
         bool known;
         if ((r = sysmem_allocator_validate_token(alloc, sock, &known)) < 0)
                 fail("validate", r);
+        /*
+         * One exchange first: the daemon then holds the sockets it makes ahead for this connection's
+         * next allocation (they stay for the connection's life), and the count below includes them.
+         */
+        (void)run_sysmem(alloc, sock, 1, 4096);
         int fds_start = daemon_fd_count_stable();
 
         static const struct {

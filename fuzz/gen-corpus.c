@@ -118,6 +118,13 @@ static const void *sample_body(const struct wire_schema *s) {
         static const int dup_fds[] = {101};
         static struct wire_allocate_shared_reply allocate_shared_reply = {.token = 100, .duplicates = dup_fds,
                                                                           .duplicate_count = 1};
+        static const uint64_t spare_ids[] = {1, 2};
+        static const int spare_fds[] = {100, 101};
+        static struct wire_spare_ends spare_ends = {.ids = spare_ids, .id_count = 2, .ends = spare_fds,
+                                                    .end_count = 2};
+        static struct wire_allocate_from_spares from_spares = {.spare_ids = spare_ids, .spare_id_count = 2,
+                                                               .rights_attenuation_masks = dup_masks,
+                                                               .rights_attenuation_mask_count = 1};
         static struct wire_error_body error = {.error = SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
                                                .message = "no common heap"};
         static const struct {
@@ -146,6 +153,8 @@ static const void *sample_body(const struct wire_schema *s) {
                 {"create_child", &create_child},
                 {"allocate_shared", &allocate_shared},
                 {"allocate_shared_reply", &allocate_shared_reply},
+                {"spare_ends", &spare_ends},
+                {"allocate_from_spares", &from_spares},
         };
         for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
                 if (strcmp(bodies[i].name, s->name) == 0)

@@ -447,10 +447,12 @@ static void fill_allocate_shared(struct sample_fds *s, void *body) {
         struct wire_allocate_shared *b = body;
         b->rights_attenuation_masks = masks;
         b->rights_attenuation_mask_count = ARRAY_LEN(masks);
+        b->spares_wanted = 3;
 }
 
 static void check_allocate_shared(const void *a, const void *b) {
         const struct wire_allocate_shared *x = a, *y = b;
+        assert_int_equal(x->spares_wanted, y->spares_wanted);
         assert_int_equal(x->rights_attenuation_mask_count, y->rights_attenuation_mask_count);
         assert_memory_equal(x->rights_attenuation_masks, y->rights_attenuation_masks,
                             x->rights_attenuation_mask_count * sizeof(uint32_t));
@@ -472,6 +474,46 @@ static void check_allocate_shared_reply(const void *a, const void *b) {
         assert_int_equal(x->duplicate_count, y->duplicate_count);
         for (uint32_t i = 0; i < x->duplicate_count; i++)
                 assert_same_file(x->duplicates[i], y->duplicates[i]);
+}
+
+static void fill_spare_ends(struct sample_fds *s, void *body) {
+        static const uint64_t ids[] = {7, 0x100000000ull};
+        static int ends[2];
+        struct wire_spare_ends *b = body;
+        ends[0] = sample_fd(s);
+        ends[1] = sample_fd(s);
+        b->ids = ids;
+        b->id_count = 2;
+        b->ends = ends;
+        b->end_count = 2;
+}
+
+static void check_spare_ends(const void *a, const void *b) {
+        const struct wire_spare_ends *x = a, *y = b;
+        assert_int_equal(x->id_count, y->id_count);
+        assert_memory_equal(x->ids, y->ids, x->id_count * sizeof(uint64_t));
+        assert_int_equal(x->end_count, y->end_count);
+        for (uint32_t i = 0; i < x->end_count; i++)
+                assert_same_file(x->ends[i], y->ends[i]);
+}
+
+static void fill_from_spares(struct sample_fds *s, void *body) {
+        static const uint64_t ids[] = {9, 10, 11};
+        static const uint32_t masks[] = {SYSMEM_RIGHTS_SAME, SYSMEM_RIGHT_READ};
+        struct wire_allocate_from_spares *b = body;
+        b->spare_ids = ids;
+        b->spare_id_count = 3;
+        b->rights_attenuation_masks = masks;
+        b->rights_attenuation_mask_count = 2;
+}
+
+static void check_from_spares(const void *a, const void *b) {
+        const struct wire_allocate_from_spares *x = a, *y = b;
+        assert_int_equal(x->spare_id_count, y->spare_id_count);
+        assert_memory_equal(x->spare_ids, y->spare_ids, x->spare_id_count * sizeof(uint64_t));
+        assert_int_equal(x->rights_attenuation_mask_count, y->rights_attenuation_mask_count);
+        assert_memory_equal(x->rights_attenuation_masks, y->rights_attenuation_masks,
+                            x->rights_attenuation_mask_count * sizeof(uint32_t));
 }
 
 static struct wire_buffer sample_buffers[3];
@@ -585,6 +627,8 @@ static const struct sample samples[] = {
         {"create_child", fill_duplicate, check_duplicate},
         {"allocate_shared", fill_allocate_shared, check_allocate_shared},
         {"allocate_shared_reply", fill_allocate_shared_reply, check_allocate_shared_reply},
+        {"spare_ends", fill_spare_ends, check_spare_ends},
+        {"allocate_from_spares", fill_from_spares, check_from_spares},
 };
 
 static const struct sample *find_sample(const struct wire_schema *schema) {

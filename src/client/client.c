@@ -43,6 +43,10 @@ struct sysmem_node {
 
 struct sysmem_allocator {
         struct sysmem_node node;
+        /* Token sockets the daemon made ahead (SpareEnds): allocating with them needs no round trip. */
+        int spare_fds[WIRE_MAX_SPARES];
+        uint64_t spare_ids[WIRE_MAX_SPARES];
+        uint32_t spare_count;
 };
 struct sysmem_token {
         struct sysmem_node node;
@@ -168,6 +172,24 @@ static void fail_async_waits(struct sysmem_node *n) {
                 run_async_wait(n, n->wait_count - 1, node_failure(n), NULL);
 }
 
+/* Keeps the spare token sockets the daemon sent (as many as fit; the rest are closed). */
+static void store_spares(struct sysmem_allocator *a, const struct wire_message_def *def, const uint8_t *buf,
+                         size_t len, int *fds, uint32_t nfds) {
+        struct wire_msg *m = NULL;
+        char err[128];
+        if (wire_decode(def->request, buf, len, fds, nfds, &client_wire_limits, &m, err, sizeof err) < 0)
+                return; /* not worth failing the allocator: it only costs the next call a round trip */
+        const struct wire_spare_ends *sp = m->body;
+        for (uint32_t i = 0; i < sp->end_count && i < sp->id_count && a->spare_count < WIRE_MAX_SPARES; i++) {
+                int fd = wire_msg_take_fd(m, sp->ends[i]);
+                if (fd < 0)
+                        continue;
+                a->spare_fds[a->spare_count] = fd;
+                a->spare_ids[a->spare_count++] = sp->ids[i];
+        }
+        wire_msg_free(m);
+}
+
 /*
  * Receives one message and handles it. Returns 1 if it was the reply to want_txid (then *ret holds it, or
  * *ret_reply_err the error it answered with), 0 if it was something else (handled), or a negative errno
@@ -209,6 +231,11 @@ static int node_receive_one(struct sysmem_node *n, uint32_t want_txid, struct wi
                         close(fds[i]);
                 r = node_set_failed(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "unknown message from the server");
                 fail_async_waits(n);
+                goto out;
+        }
+        if ((flags & WIRE_FLAG_EVENT) && opcode == WIRE_OP_SPARE_ENDS && n->kind == OBJ_ALLOCATOR) {
+                store_spares((struct sysmem_allocator *)n, def, buf, (size_t)len, fds, nfds);
+                r = 0;
                 goto out;
         }
         if (flags & WIRE_FLAG_EVENT) {
@@ -381,6 +408,7 @@ SYSMEM_EXPORT int sysmem_allocator_from_fd(int fd, struct sysmem_allocator **ret
                 return -ENOMEM;
         }
         node_init(&a->node, fd, OBJ_ALLOCATOR);
+        a->spare_count = 0;
         *ret_allocator = a;
         return 0;
 }
@@ -388,6 +416,8 @@ SYSMEM_EXPORT int sysmem_allocator_from_fd(int fd, struct sysmem_allocator **ret
 SYSMEM_EXPORT void sysmem_allocator_free(struct sysmem_allocator *a) {
         if (!a)
                 return;
+        for (uint32_t i = 0; i < a->spare_count; i++)
+                close(a->spare_fds[i]);
         close(a->node.fd);
         free(a);
 }
@@ -435,13 +465,65 @@ static int call_new_object(struct sysmem_node *n, uint16_t opcode, const void *b
         return 0;
 }
 
+/*
+ * One-way allocation on spare sockets: the tokens are usable at once, since whatever is sent on them
+ * waits in the socket until the daemon has made them tokens. -EAGAIN: not possible, use a round trip.
+ */
+static int allocate_from_spares(struct sysmem_allocator *a, uint32_t count, const uint32_t *masks,
+                                struct sysmem_token **ret_token, struct sysmem_token **ret_duplicates) {
+        struct sysmem_token *out[WIRE_MAX_SPARES] = {0};
+        uint64_t ids[WIRE_MAX_SPARES];
+        for (uint32_t i = 0; i <= count; i++) {
+                out[i] = malloc(sizeof *out[i]);
+                if (!out[i]) {
+                        for (uint32_t j = 0; j < i; j++)
+                                free(out[j]);
+                        return -EAGAIN;
+                }
+        }
+        uint32_t base = a->spare_count - (count + 1);
+        for (uint32_t i = 0; i <= count; i++) {
+                ids[i] = a->spare_ids[base + i];
+                node_init(&out[i]->node, a->spare_fds[base + i], OBJ_TOKEN);
+        }
+        struct wire_allocate_from_spares body = {.spare_ids = ids,
+                                                 .spare_id_count = count + 1,
+                                                 .rights_attenuation_masks = masks,
+                                                 .rights_attenuation_mask_count = count};
+        int r = node_send(&a->node, WIRE_OP_ALLOCATE_SHARED_FROM_SPARES, 0, &body);
+        if (r < 0) {
+                for (uint32_t i = 0; i <= count; i++)
+                        free(out[i]); /* the fds stay spares */
+                return r;
+        }
+        a->spare_count = base;
+        *ret_token = out[0];
+        for (uint32_t i = 0; i < count; i++)
+                ret_duplicates[i] = out[1 + i];
+        return 0;
+}
+
 SYSMEM_EXPORT int sysmem_allocator_allocate_shared_with_duplicates(struct sysmem_allocator *a, uint32_t count,
                                                                    const uint32_t *masks,
                                                                    struct sysmem_token **ret_token,
                                                                    struct sysmem_token **ret_duplicates) {
         if (!a || !ret_token || count > SYSMEM_MAX_DUPLICATES || (count && (!masks || !ret_duplicates)))
                 return -EINVAL;
-        struct wire_allocate_shared body = {.rights_attenuation_masks = masks, .rights_attenuation_mask_count = count};
+        /*
+         * A caller that starts negotiations with duplicates likely does it again: the daemon keeps
+         * count + 1 token sockets ready for it, and the next call needs no round trip.
+         */
+        uint32_t wanted = count > 0 && count + 1 <= WIRE_MAX_SPARES ? count + 1 : 0;
+        if (wanted) {
+                (void)sysmem_node_dispatch(&a->node); /* picks up SpareEnds sent since the last call */
+                if (a->spare_count >= wanted) {
+                        int r = allocate_from_spares(a, count, masks, ret_token, ret_duplicates);
+                        if (r != -EAGAIN)
+                                return r;
+                }
+        }
+        struct wire_allocate_shared body = {
+                .rights_attenuation_masks = masks, .rights_attenuation_mask_count = count, .spares_wanted = wanted};
         struct wire_msg *m = NULL;
         int r = node_call(&a->node, WIRE_OP_ALLOCATE_SHARED_COLLECTION, &body, &m);
         if (r < 0)

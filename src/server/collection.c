@@ -551,6 +551,18 @@ static bool check_node_capacity(struct node *n, uint16_t op, uint32_t txid, uint
 }
 
 /* Creates a child of n (a token, or a group) and returns the client end of its socket, or -errno. */
+struct node *node_new_child_on(struct node *n, enum node_kind kind, uint32_t mask, int fd) {
+        struct node *child = node_new(n->collection, n, kind, fd);
+        if (!child) {
+                close(fd);
+                return NULL;
+        }
+        /* A mask of 0 is deprecated in Fuchsia and means "same rights", like SYSMEM_RIGHTS_SAME. */
+        if (mask != SYSMEM_RIGHTS_SAME && mask != 0)
+                child->rights_mask &= mask;
+        return child;
+}
+
 int node_new_child(struct node *n, enum node_kind kind, uint32_t mask, struct node **ret_child) {
         int sv[2];
         int r = server_new_socketpair(sv);

@@ -32,6 +32,7 @@ struct server {
         uint32_t connection_count;
         uint32_t collection_count;
         uint64_t total_bytes; /* bytes of buffers held by live collections */
+        uint32_t spare_total; /* spare sockets held for all connections, capped by SERVER_MAX_SPARES */
         uint64_t next_collection_id;
         uint8_t *rx_buf; /* max_message_bytes + 1: one inbound message at a time */
         int diag_fd;     /* NETLINK_SOCK_DIAG, opened on first use */
@@ -59,6 +60,12 @@ struct allocator_conn {
         bool has_debug_info;
         uint32_t live_collections; /* created through this connection and not yet gone */
         bool dead;
+        /* Token sockets made ahead for this client (client ends sent in SpareEnds), by id; opt-in. */
+        int spare_fds[WIRE_MAX_SPARES];
+        uint64_t spare_ids[WIRE_MAX_SPARES];
+        uint32_t spare_count;
+        uint32_t spares_wanted;
+        uint64_t next_spare_id;
 };
 
 enum node_kind { NODE_TOKEN, NODE_COLLECTION, NODE_GROUP };
@@ -165,6 +172,8 @@ bool node_connected(const struct node *node);
 void node_close_lifetime_trackers(struct node *node);
 /* Creates a child (token or group) of node; returns the client end of its socket, or -errno. */
 int node_new_child(struct node *node, enum node_kind kind, uint32_t mask, struct node **ret_child);
+/* The same, on a server end the caller already has (a spare); takes fd even on failure. */
+struct node *node_new_child_on(struct node *node, enum node_kind kind, uint32_t mask, int fd);
 int collection_send_info(struct collection *c, struct node *n, uint32_t txid);
 void collection_stuck_log(struct collection *c);
 void collection_arm_stuck_timer(struct collection *c, uint64_t deadline_usec);

@@ -30,6 +30,9 @@ static const struct sysmem_server_limits default_limits = {
         .max_total_bytes = 8ull << 30,
 };
 
+/* Spare token sockets held for all allocator connections together (each connection: WIRE_MAX_SPARES). */
+#define SERVER_MAX_SPARES 1024u
+
 /* Outbound messages are built here; big enough for any reply (64 buffers) and any error text. */
 #define TX_BUF_SIZE 16384u
 
@@ -120,6 +123,10 @@ static void allocator_close(struct allocator_conn *a) {
         closep(&a->fd);
         a->fd = -1;
         a->server->connection_count--;
+        for (uint32_t i = 0; i < a->spare_count; i++)
+                close(a->spare_fds[i]);
+        a->server->spare_total -= a->spare_count;
+        a->spare_count = 0;
         /* Collections outlive the connection that created them; they stop counting against it. */
         list_for_each(c, &a->server->collections, struct collection, link) if (c->creator == a) c->creator = NULL;
         list_for_each(c, &a->server->collections, struct collection, link)
@@ -225,6 +232,136 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
                 collection_fail(c, SYSMEM_ERROR_UNSPECIFIED, "the allocator connection failed before the reply");
         log_debug("collection %llu created (%s, %u duplicates) by '%s'", (unsigned long long)c->id,
                   shared ? "shared" : "non-shared", made, a->has_debug_info ? a->debug_name : "?");
+}
+
+/*
+ * For a client that asked (spares_wanted), keeps token sockets made ahead and sends it their client
+ * ends: its next AllocateSharedCollectionFromSpares needs no round trip. The daemon made both ends,
+ * so a client still never holds a server end. Bounded per connection and for the whole server.
+ */
+static void allocator_top_up_spares(struct allocator_conn *a) {
+        struct server *s = a->server;
+        int ends[WIRE_MAX_SPARES];
+        uint64_t ids[WIRE_MAX_SPARES];
+        uint32_t n = 0;
+        while (a->spare_count < a->spares_wanted && s->spare_total < SERVER_MAX_SPARES) {
+                int sv[2] = {-1, -1};
+                if (server_new_socketpair(sv) < 0)
+                        break;
+                a->spare_fds[a->spare_count] = sv[0];
+                a->spare_ids[a->spare_count] = ++a->next_spare_id;
+                ids[n] = a->next_spare_id;
+                ends[n++] = sv[1];
+                a->spare_count++;
+                s->spare_total++;
+        }
+        if (n == 0)
+                return;
+        struct wire_spare_ends body = {.ids = ids, .id_count = n, .ends = ends, .end_count = n};
+        uint8_t buf[512];
+        int fds[WIRE_MAX_SPARES];
+        size_t len;
+        uint32_t nfds;
+        int r = wire_encode(wire_message_lookup(WIRE_OP_SPARE_ENDS)->request, WIRE_OP_SPARE_ENDS, WIRE_FLAG_EVENT, 0,
+                            &body, buf, sizeof buf, &len, fds, WIRE_MAX_SPARES, &nfds);
+        if (r >= 0)
+                r = wire_send(a->fd, buf, len, fds, nfds);
+        for (uint32_t i = 0; i < n; i++)
+                close(ends[i]);
+        if (r < 0) {
+                /* The client never got them: forget these spares. */
+                for (uint32_t i = a->spare_count - n; i < a->spare_count; i++)
+                        close(a->spare_fds[i]);
+                a->spare_count -= n;
+                s->spare_total -= n;
+        }
+}
+
+/* Takes the spare with this id out of the pool; -1 when this connection has no such spare. */
+static int allocator_take_spare(struct allocator_conn *a, uint64_t id) {
+        for (uint32_t i = 0; i < a->spare_count; i++)
+                if (a->spare_ids[i] == id) {
+                        int fd = a->spare_fds[i];
+                        a->spare_fds[i] = a->spare_fds[--a->spare_count];
+                        a->spare_ids[i] = a->spare_ids[a->spare_count];
+                        a->server->spare_total--;
+                        return fd;
+                }
+        return -1;
+}
+
+/*
+ * AllocateSharedCollectionFromSpares: AllocateSharedCollection with duplicates, on sockets the client
+ * already holds. One-way, so a refusal is told on the tokens' sockets (an epitaph), and a request
+ * naming spares this connection does not have closes the connection.
+ */
+static void allocator_new_collection_from_spares(struct allocator_conn *a, struct wire_msg *m) {
+        struct server *s = a->server;
+        const struct wire_allocate_from_spares *req = m->body;
+        uint32_t dups = req->spare_id_count ? req->spare_id_count - 1 : 0;
+        int fds[WIRE_MAX_SPARES];
+        uint32_t got = 0;
+        for (; got < req->spare_id_count; got++) {
+                fds[got] = allocator_take_spare(a, req->spare_ids[got]);
+                if (fds[got] < 0)
+                        break;
+        }
+        const char *why = NULL;
+        if (req->spare_id_count == 0 || got < req->spare_id_count)
+                why = "AllocateSharedCollectionFromSpares names a spare this connection does not have";
+        else if (req->rights_attenuation_mask_count != dups)
+                why = "AllocateSharedCollectionFromSpares needs one rights mask per duplicate";
+        for (uint32_t i = 0; !why && i < dups; i++)
+                if (req->rights_attenuation_masks[i] == 0)
+                        why = "AllocateSharedCollectionFromSpares with a rights mask of 0";
+        if (why) {
+                log_warning("allocator '%s': %s; closing the connection", a->has_debug_info ? a->debug_name : "?",
+                            why);
+                for (uint32_t i = 0; i < got; i++)
+                        close(fds[i]);
+                server_send_epitaph(s, a->fd, SYSMEM_ERROR_PROTOCOL_DEVIATION, why);
+                allocator_close(a);
+                return;
+        }
+        char msg[160] = "out of memory";
+        bool refused = true;
+        if (s->collection_count >= s->limits.max_collections)
+                snprintf(msg, sizeof msg, "the server holds its limit of %u live collections",
+                         s->limits.max_collections);
+        else if (a->live_collections >= s->limits.max_collections_per_connection)
+                snprintf(msg, sizeof msg, "this connection holds its limit of %u live collections",
+                         s->limits.max_collections_per_connection);
+        else if (1 + dups > s->limits.max_nodes_per_collection)
+                snprintf(msg, sizeof msg, "more duplicates than the limit of %u nodes per collection",
+                         s->limits.max_nodes_per_collection);
+        else
+                refused = false;
+        struct collection *c = refused ? NULL : collection_new(s, a);
+        struct node *root = c ? node_new(c, NULL, NODE_TOKEN, fds[0]) : NULL;
+        if (!root) {
+                /* Every token socket hears why, and then closes. */
+                for (uint32_t i = 0; i < got; i++) {
+                        server_send_epitaph(s, fds[i], SYSMEM_ERROR_NO_MEMORY, msg);
+                        close(fds[i]);
+                }
+                if (c)
+                        collection_fail(c, SYSMEM_ERROR_NO_MEMORY, msg);
+                allocator_top_up_spares(a);
+                return;
+        }
+        apply_allocator_debug_info(a, root);
+        for (uint32_t i = 0; i < dups; i++) {
+                if (node_new_child_on(root, NODE_TOKEN, req->rights_attenuation_masks[i], fds[1 + i]))
+                        continue;
+                /* Out of memory: the tokens not made close, which fails the collection as a crash would. */
+                for (uint32_t j = i + 1; j < dups; j++)
+                        close(fds[1 + j]);
+                collection_fail(c, SYSMEM_ERROR_NO_MEMORY, "out of memory creating the duplicates");
+                break;
+        }
+        log_debug("collection %llu created on spares (%u duplicates) by '%s'", (unsigned long long)c->id, dups,
+                  a->has_debug_info ? a->debug_name : "?");
+        allocator_top_up_spares(a);
 }
 
 static void allocator_bind_shared(struct allocator_conn *a, struct wire_msg *m) {
@@ -387,8 +524,16 @@ static void allocator_get_diagnostics(struct allocator_conn *a, struct wire_msg 
 static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
         struct server *s = a->server;
         switch (m->opcode) {
-        case WIRE_OP_ALLOCATE_SHARED_COLLECTION:
+        case WIRE_OP_ALLOCATE_SHARED_COLLECTION: {
+                const struct wire_allocate_shared *req = m->body;
+                a->spares_wanted = MIN(req->spares_wanted, WIRE_MAX_SPARES);
                 allocator_new_collection(a, m, true);
+                if (!a->dead)
+                        allocator_top_up_spares(a);
+                break;
+        }
+        case WIRE_OP_ALLOCATE_SHARED_FROM_SPARES:
+                allocator_new_collection_from_spares(a, m);
                 break;
         case WIRE_OP_ALLOCATE_NON_SHARED_COLLECTION:
                 allocator_new_collection(a, m, false);
@@ -458,8 +603,8 @@ int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_ms
         /* Object, opcode and direction are checked before the body is decoded (as libwayland does). */
         const struct wire_message_def *def = wire_message_lookup(opcode);
         const char *why = NULL;
-        if (!def || def->opcode == WIRE_OP_EPITAPH)
-                why = "unknown opcode";
+        if (!def || def->opcode >= WIRE_OP_EPITAPH)
+                why = "unknown opcode"; /* events go from the server only */
         else if (!(def->objects & object_kind))
                 why = "message not accepted by this kind of object";
         else if (flags != 0)

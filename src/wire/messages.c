@@ -34,6 +34,8 @@ static const struct wire_field allocate_shared_fields[] = {
          .offset = offsetof(struct wire_allocate_shared, rights_attenuation_masks),
          .count_offset = offsetof(struct wire_allocate_shared, rights_attenuation_mask_count),
          .max = SYSMEM_MAX_DUPLICATES},
+        {.tag = 2, .type = WIRE_U32, .name = "spares_wanted", .offset = offsetof(struct wire_allocate_shared,
+                                                                                 spares_wanted)},
 };
 static const struct wire_schema allocate_shared_schema = SCHEMA("allocate_shared", struct wire_allocate_shared,
                                                                 allocate_shared_fields);
@@ -47,6 +49,28 @@ static const struct wire_field allocate_shared_reply_fields[] = {
 };
 static const struct wire_schema allocate_shared_reply_schema = SCHEMA(
         "allocate_shared_reply", struct wire_allocate_shared_reply, allocate_shared_reply_fields);
+
+static const struct wire_field spare_ends_fields[] = {
+        {.tag = 1, .type = WIRE_U64_ARRAY, .flags = WIRE_F_REQUIRED, .name = "ids",
+         .offset = offsetof(struct wire_spare_ends, ids), .count_offset = offsetof(struct wire_spare_ends, id_count),
+         .max = WIRE_MAX_SPARES},
+        {.tag = 2, .type = WIRE_FD_ARRAY, .flags = WIRE_F_REQUIRED, .name = "ends",
+         .offset = offsetof(struct wire_spare_ends, ends), .count_offset = offsetof(struct wire_spare_ends, end_count),
+         .max = WIRE_MAX_SPARES},
+};
+static const struct wire_schema spare_ends_schema = SCHEMA("spare_ends", struct wire_spare_ends, spare_ends_fields);
+
+static const struct wire_field from_spares_fields[] = {
+        {.tag = 1, .type = WIRE_U64_ARRAY, .flags = WIRE_F_REQUIRED, .name = "spare_ids",
+         .offset = offsetof(struct wire_allocate_from_spares, spare_ids),
+         .count_offset = offsetof(struct wire_allocate_from_spares, spare_id_count), .max = WIRE_MAX_SPARES},
+        {.tag = 2, .type = WIRE_U32_ARRAY, .name = "rights_attenuation_masks",
+         .offset = offsetof(struct wire_allocate_from_spares, rights_attenuation_masks),
+         .count_offset = offsetof(struct wire_allocate_from_spares, rights_attenuation_mask_count),
+         .max = WIRE_MAX_SPARES},
+};
+static const struct wire_schema from_spares_schema = SCHEMA("allocate_from_spares", struct wire_allocate_from_spares,
+                                                            from_spares_fields);
 
 static const struct wire_field debug_info_fields[] = {
         {.tag = 1, .type = WIRE_STRING, .flags = WIRE_F_REQUIRED, .name = "name",
@@ -426,6 +450,8 @@ const struct wire_message_def wire_messages[] = {
         {WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO, "Allocator.SetDebugClientInfo", A, false, &debug_info_schema, NULL},
         {WIRE_OP_GET_VMO_INFO, "GetVmoInfo", A, true, &fd_schema, &vmo_info_schema},
         {WIRE_OP_GET_DIAGNOSTICS, "GetDiagnostics", A, true, &diag_request_schema, &diag_reply_schema},
+        {WIRE_OP_ALLOCATE_SHARED_FROM_SPARES, "AllocateSharedCollectionFromSpares", A, false, &from_spares_schema,
+         NULL},
         {WIRE_OP_SYNC, "Sync", N, true, &empty_schema, &empty_schema},
         {WIRE_OP_RELEASE, "Release", N, false, &empty_schema, NULL},
         {WIRE_OP_SET_NAME, "SetName", N, false, &set_name_schema, NULL},
@@ -454,6 +480,7 @@ const struct wire_message_def wire_messages[] = {
          &duplicate_sync_reply_schema},
         {WIRE_OP_ALL_CHILDREN_PRESENT, "AllChildrenPresent", G, false, &empty_schema, NULL},
         {WIRE_OP_EPITAPH, "Epitaph", A | N, false, &wire_error_schema, NULL},
+        {WIRE_OP_SPARE_ENDS, "SpareEnds", A, false, &spare_ends_schema, NULL},
 };
 #undef A
 #undef N

@@ -24,6 +24,7 @@ enum wire_opcode {
         WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO = 5,
         WIRE_OP_GET_VMO_INFO = 6,
         WIRE_OP_GET_DIAGNOSTICS = 7,
+        WIRE_OP_ALLOCATE_SHARED_FROM_SPARES = 8, /* one-way: AllocateSharedCollection on pre-made sockets */
         /* Node: tokens, collections, groups */
         WIRE_OP_SYNC = 16,
         WIRE_OP_RELEASE = 17,
@@ -54,6 +55,7 @@ enum wire_opcode {
         WIRE_OP_ALL_CHILDREN_PRESENT = 66,
         /* Events from the server */
         WIRE_OP_EPITAPH = 0xfff0, /* the object failed; its socket closes right after */
+        WIRE_OP_SPARE_ENDS = 0xfff1, /* allocator: client ends of token sockets made ahead, for one-way allocation */
 };
 
 struct wire_message_def {
@@ -84,6 +86,23 @@ struct wire_fd_body {
 /* AllocateSharedCollection: the root token, and optionally its first duplicates in the same round trip. */
 struct wire_allocate_shared {
         const uint32_t *rights_attenuation_masks; /* optional, <= SYSMEM_MAX_DUPLICATES */
+        uint32_t rights_attenuation_mask_count;
+        uint32_t spares_wanted; /* optional: keep this many token sockets made ahead (SpareEnds), <= 8 */
+};
+
+/* Sockets the daemon made ahead: the client names them by id to allocate without a round trip. */
+#define WIRE_MAX_SPARES 8u
+struct wire_spare_ends {
+        const uint64_t *ids;
+        uint32_t id_count;
+        const int *ends;
+        uint32_t end_count;
+};
+
+struct wire_allocate_from_spares {
+        const uint64_t *spare_ids; /* required: the root token's, then one per duplicate */
+        uint32_t spare_id_count;
+        const uint32_t *rights_attenuation_masks; /* one per duplicate */
         uint32_t rights_attenuation_mask_count;
 };
 
