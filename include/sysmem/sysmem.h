@@ -41,7 +41,10 @@ int sysmem_allocator_set_debug_client_info(struct sysmem_allocator *allocator, c
 int sysmem_allocator_allocate_shared(struct sysmem_allocator *allocator, struct sysmem_token **ret_token);
 /*
  * The same, and also count duplicates of the root token (as sysmem_token_duplicate_sync() would make)
- * in the same round trip: the usual start of a negotiation, one daemon round trip instead of two.
+ * in the same round trip: the usual start of a negotiation. It also asks the daemon to keep count + 1
+ * token sockets made ahead for this allocator (count <= 7), so the next such call sends one message
+ * and returns without waiting for the daemon at all; the allocator then holds those count + 1 fds
+ * until it is freed.
  */
 int sysmem_allocator_allocate_shared_with_duplicates(struct sysmem_allocator *allocator, uint32_t count,
                                                      const uint32_t *rights_attenuation_masks,
