@@ -44,11 +44,19 @@ static int daemon_fds(void) {
         return n;
 }
 
-/* Polls until the daemon holds want fds (teardown of what a client closed is asynchronous). */
+/*
+ * Polls until the daemon holds want fds (teardown of what a client closed is asynchronous; under
+ * sanitizers and a loaded machine it can take a while). On a mismatch, says which fds they are.
+ */
 static int daemon_fds_settle(int want) {
         int n = -1;
-        for (int i = 0; i < 200 && (n = daemon_fds()) != want; i++)
+        for (int i = 0; i < 1000 && (n = daemon_fds()) != want; i++)
                 sleep_ms(10);
+        if (n != want) {
+                char cmd[96];
+                snprintf(cmd, sizeof cmd, "ls -l /proc/%d/fd >&2", (int)daemon_pid);
+                (void)!system(cmd);
+        }
         return n;
 }
 
