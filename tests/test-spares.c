@@ -56,6 +56,12 @@ static int daemon_fds_settle(int want) {
                 char cmd[96];
                 snprintf(cmd, sizeof cmd, "ls -l /proc/%d/fd >&2", (int)daemon_pid);
                 (void)!system(cmd);
+                const char *ctl = getenv("SYSMEMCTL");
+                if (ctl) {
+                        char c2[256];
+                        snprintf(c2, sizeof c2, "%s list --socket %s >&2", ctl, path);
+                        (void)!system(c2);
+                }
         }
         return n;
 }
@@ -78,8 +84,21 @@ static int setup(void **state) {
                 sleep_ms(10);
         if (!a)
                 return -1;
+        /*
+         * A connect succeeds as soon as the socket listens, before the daemon's loop has set up its
+         * signal fd: one answered request proves the loop runs, so the fd counts below are stable.
+         */
+        bool known;
+        int r = sysmem_allocator_validate_token(a, 0, &known);
         sysmem_allocator_free(a);
-        return 0;
+        /* And the daemon has closed that connection (and the fd it was shown) before anyone counts. */
+        for (int i = 0, last = -1, same = 0; i < 200 && same < 5; i++) {
+                int n = daemon_fds();
+                same = n == last ? same + 1 : 0;
+                last = n;
+                sleep_ms(20);
+        }
+        return r;
 }
 
 static int teardown(void **state) {
