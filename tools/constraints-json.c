@@ -95,6 +95,17 @@ static int get_u32(struct ctx *c, const char *path, json_object *v, uint32_t *re
         return r;
 }
 
+/* v must be an array of at most max entries; its length goes to *ret_n. */
+static int get_array(struct ctx *c, const char *path, json_object *v, size_t max, size_t *ret_n) {
+        if (json_object_get_type(v) != json_type_array)
+                return fail(c, path, "expected an array, got %s", type_name(v));
+        size_t n = json_object_array_length(v);
+        if (n > max)
+                return fail(c, path, "%zu entries; at most %zu", n, max);
+        *ret_n = n;
+        return 0;
+}
+
 static int get_bool(struct ctx *c, const char *path, json_object *v, bool *ret) {
         if (json_object_get_type(v) != json_type_boolean)
                 return fail(c, path, "expected true or false, got %s", type_name(v));
@@ -244,11 +255,9 @@ static int parse_ifc(struct ctx *c, const char *path, json_object *o, struct jso
                         r = get_modifier(c, q, v, &f->pixel_format_modifier);
                         f->has_pixel_format_modifier = true;
                 } else if (!strcmp(key, "pixel_format_and_modifiers")) {
-                        if (json_object_get_type(v) != json_type_array)
-                                return fail(c, q, "expected an array, got %s", type_name(v));
-                        size_t n = json_object_array_length(v);
-                        if (n > SYSMEM_MAX_FORMAT_PAIRS)
-                                return fail(c, q, "%zu entries; at most %u", n, SYSMEM_MAX_FORMAT_PAIRS);
+                        size_t n;
+                        if ((r = get_array(c, q, v, SYSMEM_MAX_FORMAT_PAIRS, &n)) < 0)
+                                return r;
                         for (size_t i = 0; i < n; i++) {
                                 static const char *const pk[] = {"pixel_format", "pixel_format_modifier", NULL};
                                 char e[600], ef[700];
@@ -271,11 +280,9 @@ static int parse_ifc(struct ctx *c, const char *path, json_object *o, struct jso
                         f->pixel_format_and_modifier_count = (uint32_t)n;
                         f->pixel_format_and_modifiers = p->pairs[idx];
                 } else if (!strcmp(key, "color_spaces")) {
-                        if (json_object_get_type(v) != json_type_array)
-                                return fail(c, q, "expected an array, got %s", type_name(v));
-                        size_t n = json_object_array_length(v);
-                        if (n > SYSMEM_MAX_COLOR_SPACES)
-                                return fail(c, q, "%zu entries; at most %u", n, SYSMEM_MAX_COLOR_SPACES);
+                        size_t n;
+                        if ((r = get_array(c, q, v, SYSMEM_MAX_COLOR_SPACES, &n)) < 0)
+                                return r;
                         for (size_t i = 0; i < n; i++) {
                                 char e[600];
                                 snprintf(e, sizeof e, "%s[%zu]", q, i);
@@ -288,11 +295,9 @@ static int parse_ifc(struct ctx *c, const char *path, json_object *o, struct jso
                         f->color_space_count = (uint32_t)n;
                         f->color_spaces = p->color_spaces[idx];
                 } else if (!strcmp(key, "required_max_size_list")) {
-                        if (json_object_get_type(v) != json_type_array)
-                                return fail(c, q, "expected an array, got %s", type_name(v));
-                        size_t n = json_object_array_length(v);
-                        if (n > SYSMEM_MAX_REQUIRED_MAX_SIZES)
-                                return fail(c, q, "%zu entries; at most %u", n, SYSMEM_MAX_REQUIRED_MAX_SIZES);
+                        size_t n;
+                        if ((r = get_array(c, q, v, SYSMEM_MAX_REQUIRED_MAX_SIZES, &n)) < 0)
+                                return r;
                         for (size_t i = 0; i < n; i++) {
                                 char e[600];
                                 snprintf(e, sizeof e, "%s[%zu]", q, i);
@@ -372,11 +377,9 @@ static int parse_memory(struct ctx *c, const char *path, json_object *o, struct 
                 else if (!strcmp(key, "inaccessible_domain_supported"))
                         r = get_tristate(c, q, v, &m->inaccessible_domain_supported);
                 else if (!strcmp(key, "permitted_heaps")) {
-                        if (json_object_get_type(v) != json_type_array)
-                                return fail(c, q, "expected an array, got %s", type_name(v));
-                        size_t n = json_object_array_length(v);
-                        if (n > SYSMEM_MAX_PERMITTED_HEAPS)
-                                return fail(c, q, "%zu entries; at most %u", n, SYSMEM_MAX_PERMITTED_HEAPS);
+                        size_t n;
+                        if ((r = get_array(c, q, v, SYSMEM_MAX_PERMITTED_HEAPS, &n)) < 0)
+                                return r;
                         for (size_t i = 0; i < n; i++) {
                                 static const char *const hk[] = {"heap_type", "id", NULL};
                                 char e[600], ef[700];
@@ -513,15 +516,9 @@ int json_participant_parse(const char *source, const char *text, size_t len, con
                 else if (!strcmp(key, "buffer_memory_constraints"))
                         r = parse_memory(&c, key, v, ret);
                 else if (!strcmp(key, "image_format_constraints")) {
-                        if (json_object_get_type(v) != json_type_array) {
-                                r = fail(&c, key, "expected an array, got %s", type_name(v));
+                        size_t n;
+                        if ((r = get_array(&c, key, v, SYSMEM_MAX_IMAGE_FORMAT_CONSTRAINTS, &n)) < 0)
                                 goto out;
-                        }
-                        size_t n = json_object_array_length(v);
-                        if (n > SYSMEM_MAX_IMAGE_FORMAT_CONSTRAINTS) {
-                                r = fail(&c, key, "%zu entries; at most %u", n, SYSMEM_MAX_IMAGE_FORMAT_CONSTRAINTS);
-                                goto out;
-                        }
                         for (size_t i = 0; i < n && r == 0; i++) {
                                 char q[64];
                                 snprintf(q, sizeof q, "image_format_constraints[%zu]", i);

@@ -13,9 +13,6 @@
 #include "common/util.h"
 #include "server-internal.h"
 
-int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
-                   size_t err_size);
-
 static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdata);
 
 const char *node_kind_name(enum node_kind kind) {
@@ -453,8 +450,6 @@ void collection_after_change(struct collection *c) {
         }
 }
 
-void collection_maybe_allocate(struct collection *c) { collection_after_change(c); }
-void collection_maybe_end(struct collection *c) { collection_after_change(c); }
 
 /* A read-only open of buffer i: the fd a participant that does not write gets (made once, shared). */
 static int buffer_ro_fd(struct collection *c, uint32_t i) {

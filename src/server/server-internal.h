@@ -161,6 +161,12 @@ int server_reply_error(struct server *server, int fd, uint16_t opcode, uint32_t 
 void server_send_epitaph(struct server *server, int fd, enum sysmem_error error, const char *message);
 void server_schedule_reap(struct server *server);
 int server_new_socketpair(int ret_fds[2]);
+/*
+ * Receives one message for an object of the given kind and validates it (object, opcode, direction,
+ * fds, then the body): 1 with *ret_msg, 0 when the peer closed, -EAGAIN, or -EBADMSG with err set.
+ */
+int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
+                   size_t err_size);
 
 /* collection.c */
 /* Fails the failure domain of n (sysmem's FindTreeToFail): all of its nodes get error. */
@@ -189,8 +195,6 @@ struct node *node_new(struct collection *collection, struct node *parent, enum n
 int node_attach_fd(struct node *node, int fd);
 void node_fail(struct node *node, enum sysmem_error error, const char *fmt, ...) _printf_(3, 4);
 void collection_fail(struct collection *collection, enum sysmem_error error, const char *message);
-void collection_maybe_allocate(struct collection *collection);
-void collection_maybe_end(struct collection *collection);
 void collection_free(struct collection *collection);
 void node_free(struct node *node);
 const char *node_kind_name(enum node_kind kind);

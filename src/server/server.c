@@ -565,10 +565,6 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
         }
 }
 
-/* Receives and validates one message for an object of the given kind; NULL with *ret_err set on failure. */
-int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
-                   size_t err_size);
-
 int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
                    size_t err_size) {
         int fds[WIRE_MAX_FDS];
@@ -654,8 +650,6 @@ static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *us
         }
         return 0;
 }
-
-int sysmem_server_serve_connection(struct sysmem_server *ss, int fd);
 
 static int add_connection(struct server *s, int fd) {
         if (s->connection_count >= s->limits.max_connections) {
