@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh: installs the Debian 12 packages sysmem needs to build and test, if any is missing.
 set -euo pipefail
-pkgs=(meson ninja-build pkg-config gcc clang libsystemd-dev libdrm-dev libcmocka-dev libjson-c-dev libavutil-dev)
+pkgs=(meson ninja-build pkg-config gcc clang libsystemd-dev libdrm-dev libgbm-dev libcmocka-dev libjson-c-dev libavutil-dev)
 missing=()
 for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -31,6 +31,11 @@ static void usage(FILE *f) {
                    "      --max-message-bytes N     largest inbound message (default 131072)\n"
                    "      --format-costs FILE       format preferences (default: the built-in table, which\n"
                    "                                data/format-costs.txt also holds)\n"
+                   "      --heaps LIST              heaps to allocate from: comma-separated patterns over heap\n"
+                   "                                names, '-PATTERN' removes (default '*': every heap found;\n"
+                   "                                e.g. 'system-ram,dma-heap:*' or '*,-drm:*'; docs/heaps.md)\n"
+                   "  -c, --config FILE             options from FILE first, one 'name = value' (or 'name')\n"
+                   "                                per line, '#' comments; the command line overrides\n"
                    "  -h, --help\n\n"
                    "With systemd socket activation (LISTEN_FDS) the passed socket is served instead.\n");
 }
@@ -55,6 +60,87 @@ static int socket_path(const char *opt, char *buf, size_t size) {
                 return snprintf(buf, size, "%s/sysmem-0", e) < (int)size ? 0 : -ENAMETOOLONG;
         (void)mkdir("/run/sysmem", 0755);
         return snprintf(buf, size, "/run/sysmem/socket") < (int)size ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * --config FILE: its lines become "--name=value" arguments placed before the command line's, so that
+ * the command line wins. Returns a new argv (argv[0], the file's options, the rest), or NULL.
+ */
+static char **config_argv(const char *path, int argc, char **argv, int *ret_argc) {
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                fprintf(stderr, "sysmemd: %s: %s\n", path, strerror(errno));
+                return NULL;
+        }
+        size_t cap = (size_t)argc + 64, n = 0;
+        char **out = calloc(cap + 1, sizeof *out);
+        char line[4096];
+        unsigned lineno = 0;
+        bool ok = out != NULL;
+        if (ok)
+                out[n++] = argv[0];
+        while (ok && fgets(line, sizeof line, f)) {
+                lineno++;
+                char *p = line + strspn(line, " \t");
+                p[strcspn(p, "#\r\n")] = '\0';
+                char *end = p + strlen(p);
+                while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+                        *--end = '\0';
+                if (!*p)
+                        continue;
+                char *eq = strchr(p, '=');
+                char *value = NULL;
+                if (eq) {
+                        char *k = eq;
+                        while (k > p && (k[-1] == ' ' || k[-1] == '\t'))
+                                k--;
+                        *k = '\0';
+                        value = eq + 1 + strspn(eq + 1, " \t");
+                }
+                if (!*p || strspn(p, "abcdefghijklmnopqrstuvwxyz-") != strlen(p) || !strcmp(p, "config") ||
+                    n + (size_t)argc >= cap) {
+                        fprintf(stderr, "sysmemd: %s:%u: '%s' is not an option name\n", path, lineno, p);
+                        ok = false;
+                        break;
+                }
+                size_t len = strlen(p) + (value ? strlen(value) : 0) + 4;
+                if (!(out[n] = malloc(len))) {
+                        ok = false;
+                        break;
+                }
+                snprintf(out[n++], len, value ? "--%s=%s" : "--%s", p, value ? value : "");
+        }
+        fclose(f);
+        if (!ok) {
+                /* The strings are leaked with the process, which exits at once. */
+                free(out);
+                return NULL;
+        }
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+                        i++;
+                        continue;
+                }
+                if (!strncmp(argv[i], "--config=", 9))
+                        continue;
+                out[n++] = argv[i];
+        }
+        out[n] = NULL;
+        *ret_argc = (int)n;
+        return out;
+}
+
+/* The path given with -c/--config, if any (looked for before options are parsed). */
+static const char *config_path(int argc, char **argv) {
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--"))
+                        break;
+                if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+                        return argv[i + 1];
+                if (!strncmp(argv[i], "--config=", 9))
+                        return argv[i] + 9;
+        }
+        return NULL;
 }
 
 /* Reads FILE whole (it is small: a table of formats) and hands it to the server's parser. */
@@ -89,6 +175,7 @@ static int load_format_costs(struct sysmem_server *server, const char *path) {
 int main(int argc, char **argv) {
         enum {
                 OPT_FORMAT_COSTS = 0x80, /* below OPT_MAX_BUFFER: not a number */
+                OPT_HEAPS,
                 OPT_MAX_BUFFER = 0x100,
                 OPT_MAX_COLLECTION,
                 OPT_MAX_TOTAL,
@@ -112,13 +199,18 @@ int main(int argc, char **argv) {
                 {"max-nodes-per-collection", required_argument, NULL, OPT_MAX_NODES},
                 {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
                 {"format-costs", required_argument, NULL, OPT_FORMAT_COSTS},
+                {"heaps", required_argument, NULL, OPT_HEAPS},
+                {"config", required_argument, NULL, 'c'},
                 {0},
         };
         struct sysmem_server_limits limits = {0};
-        const char *path_opt = NULL, *format_costs = NULL;
+        const char *path_opt = NULL, *format_costs = NULL, *heaps = NULL;
         enum sysmem_log_level level = SYSMEM_LOG_INFO;
+        const char *config = config_path(argc, argv);
+        if (config && !(argv = config_argv(config, argc, argv, &argc)))
+                return 2;
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:vh", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:vhc:", opts, NULL)) != -1) {
                 uint64_t v = 0;
                 if (c >= OPT_MAX_BUFFER && parse_u64(optarg, &v) < 0) {
                         fprintf(stderr, "sysmemd: %s: not a positive number\n", optarg);
@@ -179,6 +271,11 @@ int main(int argc, char **argv) {
                 case OPT_FORMAT_COSTS:
                         format_costs = optarg;
                         break;
+                case OPT_HEAPS:
+                        heaps = optarg;
+                        break;
+                case 'c':
+                        break; /* read before parsing */
                 default:
                         usage(stderr);
                         return 2;
@@ -197,6 +294,12 @@ int main(int argc, char **argv) {
         }
         sysmem_server_set_log_level(server, level);
         if (format_costs && load_format_costs(server, format_costs) < 0) {
+                sysmem_server_free(server);
+                return 2;
+        }
+        char err[512];
+        if (heaps && (r = sysmem_server_set_heaps(server, heaps, err, sizeof err)) < 0) {
+                fprintf(stderr, "sysmemd: --heaps: %s\n", r == -EINVAL ? err : strerror(-r));
                 sysmem_server_free(server);
                 return 2;
         }

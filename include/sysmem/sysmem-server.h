@@ -2,6 +2,7 @@
 #ifndef SYSMEM_SERVER_H
 #define SYSMEM_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sysmem/sysmem-types.h>
 
@@ -45,6 +46,17 @@ void sysmem_server_set_log_level(struct sysmem_server *server, enum sysmem_log_l
  */
 int sysmem_server_set_format_costs(struct sysmem_server *server, const char *text, size_t length, char *error,
                                    size_t error_size);
+
+/*
+ * Chooses the heaps the server allocates from: selection is a comma-separated list of fnmatch(3)
+ * patterns over heap names ("system-ram", "udmabuf", "dma-heap:system", "drm:vgem"; see docs/heaps.md),
+ * "-PATTERN" removes what it matches, NULL or "" enables every heap the machine offers (the default of
+ * sysmem_server_new()). The backends are probed again. Returns -EINVAL with a message in error for a
+ * malformed selection, -EBUSY while collections exist.
+ */
+int sysmem_server_set_heaps(struct sysmem_server *server, const char *selection, char *error, size_t error_size);
+/* Copies up to capacity heap descriptions into ret, in preference order; returns how many heaps there are. */
+size_t sysmem_server_get_heaps(struct sysmem_server *server, struct sysmem_heap_info *ret, size_t capacity);
 
 /* Binds and listens on path (a stale socket file there is replaced). */
 int sysmem_server_listen(struct sysmem_server *server, const char *path);

@@ -82,12 +82,48 @@ struct sysmem_usage {
         uint32_t video;
 };
 
-/* The heap every machine has: one sealed memfd per buffer. */
+/*
+ * Heap names (heap_type) as participants put them in permitted_heaps; docs/heaps.md describes each.
+ * system-ram is on every machine: one sealed memfd per buffer. The others exist where the kernel offers
+ * them: "udmabuf" (a sealed memfd made a dma-buf), "dma-heap:NAME" (/dev/dma_heap/NAME) and
+ * "drm:DRIVER" (dumb buffers of one DRM device, PRIME-exported; id tells two devices of one driver apart).
+ */
 #define SYSMEM_HEAP_SYSTEM_RAM "system-ram"
+#define SYSMEM_HEAP_UDMABUF "udmabuf"
+#define SYSMEM_HEAP_DMA_HEAP_PREFIX "dma-heap:"
+#define SYSMEM_HEAP_DRM_PREFIX "drm:"
 
 struct sysmem_heap {
         char heap_type[SYSMEM_MAX_HEAP_TYPE_LENGTH + 1]; /* NUL-terminated */
         uint64_t id;                                      /* 0 for singleton heaps */
+};
+
+/* What a heap is and does (sysmem_allocator_get_heaps(), sysmemctl heaps). */
+enum sysmem_heap_flags {
+        SYSMEM_HEAP_FLAG_CPU_DOMAIN = 1u << 0,          /* serves the CPU coherency domain */
+        SYSMEM_HEAP_FLAG_RAM_DOMAIN = 1u << 1,          /* serves the RAM coherency domain */
+        SYSMEM_HEAP_FLAG_INACCESSIBLE_DOMAIN = 1u << 2, /* serves the INACCESSIBLE coherency domain */
+        SYSMEM_HEAP_FLAG_CONTIGUOUS = 1u << 3,          /* physically contiguous: serves physically_contiguous_required */
+        SYSMEM_HEAP_FLAG_SECURE = 1u << 4,              /* protected memory: serves secure_required */
+        SYSMEM_HEAP_FLAG_ZEROED = 1u << 5,              /* every buffer starts all zero */
+        SYSMEM_HEAP_FLAG_CPU_MAPPABLE = 1u << 6,        /* buffer fds can be mmap()ed */
+        SYSMEM_HEAP_FLAG_DMA_BUF = 1u << 7,             /* buffer fds are dma-bufs (devices import them) */
+        SYSMEM_HEAP_FLAG_READ_ONLY_FDS = 1u << 8,       /* participants that do not write get read-only fds */
+};
+
+#define SYSMEM_MAX_HEAP_DEVICE_LENGTH 63u /* bytes of a heap's device path, without the NUL */
+struct sysmem_heap_info {
+        struct sysmem_heap heap;
+        uint32_t flags;            /* enum sysmem_heap_flags */
+        uint64_t max_buffer_bytes; /* the heap's own limit on one buffer; 0: none besides the daemon's */
+        char backend[16];          /* "memfd", "udmabuf", "dma-heap", "drm" */
+        char device[SYSMEM_MAX_HEAP_DEVICE_LENGTH + 1]; /* the kernel device it allocates from; "" for memfd */
+};
+
+/* CPU access brackets for a buffer fd (sysmem_buffer_begin_cpu_access()). */
+enum sysmem_cpu_access {
+        SYSMEM_CPU_ACCESS_READ = 1u << 0,
+        SYSMEM_CPU_ACCESS_WRITE = 1u << 1,
 };
 
 /* A boolean whose default depends on other fields when it is left unset. */

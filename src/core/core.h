@@ -23,6 +23,7 @@ struct core_heap {
         bool inaccessible_supported;
         bool secure;
         bool contiguous_capable; /* can serve physically_contiguous_required */
+        uint64_t max_buffer_bytes; /* the heap's own limit on raw_vmo_size; 0: none */
 };
 
 struct core_limits {
@@ -63,6 +64,9 @@ struct core_failure {
 struct core_result {
         struct sysmem_single_buffer_settings settings;
         uint32_t buffer_count;
+        /* With an image format: the largest image size_bytes was computed for, and its first plane's stride. */
+        struct sysmem_size sizing_image;
+        uint32_t sizing_bytes_per_row;
 };
 
 /*

@@ -520,8 +520,8 @@ static bool block_padding(const struct core_ifc *e, uint64_t size_bytes, uint64_
 }
 
 static int choose_sizes(const struct core_accumulator *acc, const struct core_participant *participants,
-                        size_t participant_count, const struct core_limits *limits, uint32_t buffer_count,
-                        const struct core_ifc *chosen, uint64_t *ret_size, uint64_t *ret_raw_vmo_size,
+                        size_t participant_count, const struct core_limits *limits, const struct core_heap *heap,
+                        uint32_t buffer_count, const struct core_ifc *chosen, struct core_result *ret,
                         struct core_failure *failure) {
         const struct core_constraints *a = &acc->c;
         uint64_t size = MAX(a->min_size_bytes, (uint64_t)1);
@@ -546,6 +546,11 @@ static int choose_sizes(const struct core_accumulator *acc, const struct core_pa
                         if ((r = minimum_image(chosen, req, participants, participant_count, &image, &bpr, &bytes,
                                                failure)) < 0)
                                 return r;
+                        if (i == 0 || (uint64_t)image.width * image.height >
+                                              (uint64_t)ret->sizing_image.width * ret->sizing_image.height) {
+                                ret->sizing_image = image; /* the shape a device heap lays the buffer out in */
+                                ret->sizing_bytes_per_row = bpr;
+                        }
                         if (bytes <= size)
                                 continue;
                         if (bytes > a->max_size_bytes) {
@@ -624,8 +629,13 @@ static int choose_sizes(const struct core_accumulator *acc, const struct core_pa
         if (!util_round_up_u64(padded, limits->page_size, &raw))
                 return core_fail(failure, "%s %" PRIu64 " (%s) cannot be rounded up to the page size %" PRIu64, what,
                                  padded, origin.text, limits->page_size);
-        *ret_size = size;
-        *ret_raw_vmo_size = raw;
+        /* A heap with a limit of its own (udmabuf's size_limit_mb): an aggregation failure, so a group can try on. */
+        if (heap->max_buffer_bytes && raw > heap->max_buffer_bytes)
+                return core_fail(failure, "%s %" PRIu64 " (%s) exceeds heap '%s' id %" PRIu64 "'s limit of %" PRIu64
+                                 " bytes per buffer", what, padded, origin.text, heap->heap_type, heap->id,
+                                 heap->max_buffer_bytes);
+        ret->settings.buffer_settings.size_bytes = size;
+        ret->settings.buffer_settings.raw_vmo_size = raw;
         return 0;
 }
 
@@ -636,8 +646,10 @@ int core_generate_settings(const struct core_accumulator *acc, const struct core
         const struct core_ifc *chosen = NULL;
         enum sysmem_coherency_domain domain = SYSMEM_COHERENCY_DOMAIN_CPU;
         uint32_t buffer_count = 0;
-        uint64_t size = 0, raw_vmo_size = 0;
+        struct core_result result;
         int r;
+
+        memset(&result, 0, sizeof(result));
 
         /* Fuchsia's order (§4), so the first failure reported is the one Fuchsia would report. */
         r = choose_buffer_count(acc, participants, participant_count, &config->limits, &buffer_count, failure);
@@ -651,17 +663,13 @@ int core_generate_settings(const struct core_accumulator *acc, const struct core
                 return r;
         if (acc->c.ifc_count > 0 && (r = choose_format(acc, participants, config, &chosen, failure)) < 0)
                 return r;
-        r = choose_sizes(acc, participants, participant_count, &config->limits, buffer_count, chosen, &size,
-                         &raw_vmo_size, failure);
+        r = choose_sizes(acc, participants, participant_count, &config->limits, heap, buffer_count, chosen, &result,
+                         failure);
         if (r < 0)
                 return r;
 
-        struct core_result result;
-        memset(&result, 0, sizeof(result));
         result.buffer_count = buffer_count;
         struct sysmem_buffer_memory_settings *s = &result.settings.buffer_settings;
-        s->size_bytes = size;
-        s->raw_vmo_size = raw_vmo_size;
         s->is_physically_contiguous = acc->c.physically_contiguous_required;
         s->is_secure = acc->c.secure_required;
         s->coherency_domain = domain;

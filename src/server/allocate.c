@@ -264,6 +264,21 @@ static void log_verbose(struct collection *c, struct core_participant *parts, si
                          res->settings.buffer_settings.heap.heap_type);
 }
 
+/* What the heap is told: the size, and the image the size was computed for (a device heap lays it out). */
+static struct heap_request heap_request_of(const struct collection *c, const char *name) {
+        const struct sysmem_single_buffer_settings *st = &c->result.settings;
+        struct heap_request req = {.size = st->buffer_settings.raw_vmo_size, .name = name};
+        if (st->has_image_format_constraints) {
+                req.has_image = true;
+                req.pixel_format = st->image_format_constraints.pixel_format;
+                req.pixel_format_modifier = st->image_format_constraints.pixel_format_modifier;
+                req.width = c->result.sizing_image.width;
+                req.height = c->result.sizing_image.height;
+                req.bytes_per_row = c->result.sizing_bytes_per_row;
+        }
+        return req;
+}
+
 static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
         struct server *s = c->server;
         const struct sysmem_buffer_memory_settings *bs = &c->result.settings.buffer_settings;
@@ -276,19 +291,28 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
                          (unsigned long long)s->limits.max_total_bytes, (unsigned long long)s->total_bytes);
                 return -ENOMEM;
         }
+        struct heap *heap = heaps_find(&s->heaps, bs->heap.heap_type, bs->heap.id);
+        if (!heap) {
+                /* The core chooses among the registered heaps only: this is a daemon bug, not the client's. */
+                snprintf(err, err_size, "heap '%s' id %llu is not registered", bs->heap.heap_type,
+                         (unsigned long long)bs->heap.id);
+                return -ENOENT;
+        }
         for (uint32_t i = 0; i < c->result.buffer_count; i++) {
                 char name[SYSMEM_MAX_NAME_LENGTH + 32];
                 snprintf(name, sizeof name, "sysmem:%s:%u", c->has_name ? c->name : "", i);
-                int r = heap_memfd_allocate(bs->raw_vmo_size, name, &c->buffer_fds[i]);
+                struct heap_request req = heap_request_of(c, name);
+                int r = heap->ops->allocate(heap, &req, &c->buffer_fds[i]);
                 if (r < 0) {
-                        snprintf(err, err_size, "allocating buffer %u of %llu bytes from %s failed: %s", i,
+                        snprintf(err, err_size, "allocating buffer %u of %llu bytes from heap %s failed: %s", i,
                                  (unsigned long long)bs->raw_vmo_size, bs->heap.heap_type, strerror(-r));
-                        for (uint32_t j = 0; j <= i; j++)
-                                if (c->buffer_fds[j] >= 0)
-                                        close(take_fd(&c->buffer_fds[j]));
+                        for (uint32_t j = 0; j < i; j++)
+                                close(take_fd(&c->buffer_fds[j]));
+                        c->buffer_fds[i] = -1;
                         return r;
                 }
         }
+        c->heap = heap;
         c->buffer_count = c->result.buffer_count;
         c->bytes_charged = total;
         s->total_bytes += total;

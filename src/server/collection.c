@@ -451,14 +451,17 @@ void collection_after_change(struct collection *c) {
 }
 
 
-/* A read-only open of buffer i: the fd a participant that does not write gets (made once, shared). */
+/*
+ * The fd a participant that does not write gets for buffer i: a read-only open, made once and shared,
+ * where the heap can make one; else the buffer fd itself (dma-bufs: docs/heaps.md). -errno on failure.
+ */
 static int buffer_ro_fd(struct collection *c, uint32_t i) {
+        if (!c->heap->ops->open_read_only)
+                return c->buffer_fds[i];
         if (c->ro_fds[i] < 0) {
-                int r = heap_memfd_open_read_only(c->buffer_fds[i]);
-                if (r < 0) {
-                        errno = -r;
-                        return -1;
-                }
+                int r = c->heap->ops->open_read_only(c->heap, c->buffer_fds[i]);
+                if (r < 0)
+                        return r;
                 c->ro_fds[i] = r;
         }
         return c->ro_fds[i];
@@ -480,7 +483,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                         if (fd < 0) {
                                 char msg[160];
                                 snprintf(msg, sizeof msg, "the daemon could not open buffer %u read-only: %s", i,
-                                         strerror(errno));
+                                         strerror(-fd));
                                 log_error("collection %llu: %s", (unsigned long long)c->id, msg);
                                 /* Answer the wait, or it would hang: this participant gets no buffers. */
                                 server_reply_error(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
@@ -1009,10 +1012,13 @@ struct node *collection_find_node_ref(struct collection *c, int fd) {
         return NULL;
 }
 
-/* By identity (device and inode): every fd of a buffer, read-only or not, is the same memfd. */
+/*
+ * By identity (device and inode): every fd of a buffer, read-only or not, is the same memfd; a dma-buf
+ * is one file with an inode of its own in the dma-buf filesystem, whichever process holds it.
+ */
 struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_index) {
         struct stat st, bst;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        if (fstat(fd, &st) < 0 || S_ISSOCK(st.st_mode) || S_ISDIR(st.st_mode))
                 return NULL;
         list_for_each(c, &s->collections, struct collection, link) {
                 for (uint32_t i = 0; i < c->buffer_count; i++)

@@ -13,6 +13,7 @@
 #include "common/list.h"
 #include "common/log.h"
 #include "core/core.h"
+#include "heaps/heap.h"
 #include "wire/messages.h"
 
 struct collection;
@@ -36,8 +37,9 @@ struct server {
         uint64_t next_collection_id;
         uint8_t *rx_buf; /* max_message_bytes + 1: one inbound message at a time */
         int diag_fd;     /* NETLINK_SOCK_DIAG, opened on first use */
-        struct core_heap heaps[4];
-        size_t heap_count;
+        struct heap_set heaps;               /* registered heaps (src/heaps), in preference order */
+        struct core_heap core_heaps[HEAP_MAX]; /* what the core chooses from: heaps[i]'s description */
+        bool heaps_logged;                   /* the list was logged when the server started serving */
         struct core_config core_config;      /* heaps, the limits and format costs every negotiation uses */
         struct core_format_cost *format_costs; /* loaded by sysmem_server_set_format_costs(); NULL: built-in */
         bool exiting;
@@ -133,6 +135,7 @@ struct collection {
         enum sysmem_error error;
         char error_message[WIRE_MAX_ERROR_MESSAGE];
         struct core_result result;
+        struct heap *heap; /* the heap the buffers came from, once allocated */
         int buffer_fds[SYSMEM_MAX_BUFFERS];
         uint32_t buffer_count;
         uint64_t bytes_charged;
@@ -143,7 +146,8 @@ struct collection {
         bool dead;
         uint32_t next_node_index;
         uint64_t created_usec;
-        int ro_fds[SYSMEM_MAX_BUFFERS];         /* read-only opens of the buffers, made on first need */
+        int ro_fds[SYSMEM_MAX_BUFFERS];         /* read-only opens of the buffers, made on first need (-1: none;
+                                                   heaps without read-only fds give the buffer fd itself) */
         bool buffers_released;                  /* the daemon let go of its own buffer fds */
         int weak_signal_fd;                     /* close_weak_asap: closing it hangs up weak_client_fd */
         int weak_client_fd;                     /* what weak participants receive */
@@ -203,11 +207,6 @@ struct node *server_find_token_by_peer_fd(struct server *server, int fd);
 
 /* constraints-copy.c: a deep copy in one malloc'ed block (free() it), whatever the source pointed to. */
 int constraints_clone(const struct sysmem_constraints *src, struct sysmem_constraints **ret);
-
-/* heap-memfd.c */
-int heap_memfd_allocate(uint64_t size, const char *name, int *ret_fd);
-/* A new read-only open of the buffer fd (its mode set to 0400 first), or -errno. */
-int heap_memfd_open_read_only(int fd);
 
 /* sock-diag.c: the inode of the socket that fd's socket is connected to, via NETLINK_SOCK_DIAG. */
 int sock_diag_peer_inode(struct server *server, int fd, ino_t *ret_ino);

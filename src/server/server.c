@@ -700,6 +700,72 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* The heap's description as the core chooses from it: the flags say it all. */
+static struct core_heap core_heap_of(const struct heap *h) {
+        uint32_t f = h->info.flags;
+        return (struct core_heap){
+                .heap_type = h->info.heap.heap_type,
+                .id = h->info.heap.id,
+                .cpu_supported = f & SYSMEM_HEAP_FLAG_CPU_DOMAIN,
+                .ram_supported = f & SYSMEM_HEAP_FLAG_RAM_DOMAIN,
+                .inaccessible_supported = f & SYSMEM_HEAP_FLAG_INACCESSIBLE_DOMAIN,
+                .secure = f & SYSMEM_HEAP_FLAG_SECURE,
+                .contiguous_capable = f & SYSMEM_HEAP_FLAG_CONTIGUOUS,
+                .max_buffer_bytes = h->info.max_buffer_bytes,
+        };
+}
+
+/* Probes the heaps selection enables (NULL: all) and makes them the ones negotiations choose from. */
+static int server_set_heaps(struct server *s, const char *selection, char *error, size_t error_size) {
+        struct heap_set set;
+        char err[256] = "";
+        int r = heaps_probe(selection, &set, err, sizeof err);
+        if (r < 0) {
+                if (error_size)
+                        util_strlcpy(error, err, error_size);
+                return r;
+        }
+        heaps_free(&s->heaps);
+        s->heaps = set;
+        for (size_t i = 0; i < set.count; i++)
+                s->core_heaps[i] = core_heap_of(set.heaps[i]);
+        s->core_config.heaps = s->core_heaps;
+        s->core_config.heap_count = set.count;
+        return 0;
+}
+
+/* Once, when the server first has a client to serve: which heaps it allocates from. */
+static void server_log_heaps(struct server *s) {
+        if (s->heaps_logged)
+                return;
+        s->heaps_logged = true;
+        heaps_log(&s->heaps);
+}
+
+SYSMEM_EXPORT int sysmem_server_set_heaps(struct sysmem_server *ss, const char *selection, char *error,
+                                          size_t error_size) {
+        struct server *s = (struct server *)ss;
+        if (!s || (!error && error_size > 0))
+                return -EINVAL;
+        /* Collections hold pointers to their heap: the set is changed only while there are none. */
+        if (s->collection_count > 0 || !list_empty(&s->collections)) {
+                if (error_size)
+                        util_strlcpy(error, "heaps can only be changed while no collection exists", error_size);
+                return -EBUSY;
+        }
+        s->heaps_logged = false;
+        return server_set_heaps(s, selection, error, error_size);
+}
+
+SYSMEM_EXPORT size_t sysmem_server_get_heaps(struct sysmem_server *ss, struct sysmem_heap_info *ret, size_t capacity) {
+        struct server *s = (struct server *)ss;
+        if (!s)
+                return 0;
+        for (size_t i = 0; i < s->heaps.count && i < capacity; i++)
+                ret[i] = s->heaps.heaps[i]->info;
+        return s->heaps.count;
+}
+
 SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, struct sysmem_server **ret_server) {
         if (!ret_server)
                 return -EINVAL;
@@ -741,11 +807,7 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         list_init(&s->graveyard_collections);
         s->diag_fd = -1;
         s->next_collection_id = 2; /* 0 is invalid and 1 is reserved, as in Fuchsia */
-        for (size_t i = 0; i < core_default_heap_count && i < ARRAY_LEN(s->heaps); i++)
-                s->heaps[s->heap_count++] = core_default_heaps[i];
         s->core_config = (struct core_config){
-                .heaps = s->heaps,
-                .heap_count = s->heap_count,
                 .limits =
                         {
                                 .max_buffers = s->limits.max_buffers,
@@ -757,7 +819,9 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
                 .format_cost_count = core_default_format_cost_count,
         };
         s->rx_buf = malloc(s->limits.max_message_bytes + 1);
-        int r = s->rx_buf ? sd_event_new(&s->event) : -ENOMEM;
+        int r = s->rx_buf ? server_set_heaps(s, NULL, NULL, 0) : -ENOMEM;
+        if (r >= 0)
+                r = sd_event_new(&s->event);
         if (r >= 0)
                 r = sd_event_add_defer(s->event, &s->reaper, reap, s);
         if (r >= 0)
@@ -825,6 +889,7 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
                 close(s->diag_fd);
         free(s->rx_buf);
         free(s->format_costs);
+        heaps_free(&s->heaps);
         free(s);
 }
 
@@ -851,6 +916,7 @@ SYSMEM_EXPORT int sysmem_server_listen_fd(struct sysmem_server *ss, int fd) {
                 return r;
         }
         list_append(&s->listeners, &l->link);
+        server_log_heaps(s);
         return 0;
 }
 
@@ -889,6 +955,7 @@ SYSMEM_EXPORT int sysmem_server_serve_connection(struct sysmem_server *ss, int f
                 close(fd);
                 return r;
         }
+        server_log_heaps(s);
         return add_connection(s, fd);
 }
 

@@ -1,0 +1,166 @@
+/* drm.c: one heap per DRM device ("drm:DRIVER"): dumb buffers of that device, exported as dma-bufs (PRIME). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <xf86drm.h>
+
+#include "common/log.h"
+#include "common/macros.h"
+#include "heap.h"
+
+#define DRI_DIR "/dev/dri"
+#define DUMB_BPP 32u          /* every driver with dumb buffers takes 32 bpp (virtio-gpu takes nothing else) */
+#define DUMB_DEFAULT_PITCH 4096u /* shape of a buffer without an image: rows of one page */
+
+static void dumb_destroy(int fd, uint32_t handle) {
+        struct drm_mode_destroy_dumb d = {.handle = handle};
+        (void)drmIoctl(fd, DRM_IOCTL_MODE_DESTROY_DUMB, &d);
+}
+
+/*
+ * The dumb buffer's shape: a device lays a dumb buffer out as width x height at 32 bpp, and a device
+ * that scans it out (virtio-gpu makes its host resource this size) reads rows of width * 4 bytes. So
+ * a buffer sized for an image of 4-byte-multiple rows gets that row pitch; anything else gets rows of
+ * one page. Returns the pitch asked for.
+ */
+static uint32_t dumb_shape(const struct heap_request *req, struct drm_mode_create_dumb *c) {
+        uint64_t pitch = DUMB_DEFAULT_PITCH;
+        if (req->has_image && req->bytes_per_row > 0 && req->bytes_per_row % (DUMB_BPP / 8) == 0)
+                pitch = req->bytes_per_row;
+        c->bpp = DUMB_BPP;
+        c->width = (uint32_t)(pitch / (DUMB_BPP / 8));
+        c->height = (uint32_t)((req->size + pitch - 1) / pitch);
+        return (uint32_t)pitch;
+}
+
+static int drm_allocate(struct heap *heap, const struct heap_request *req, int *ret_fd) {
+        struct drm_mode_create_dumb c = {0};
+        if (req->size / DUMB_DEFAULT_PITCH >= UINT32_MAX)
+                return -EFBIG;
+        uint32_t pitch = dumb_shape(req, &c);
+        if (drmIoctl(heap->fd, DRM_IOCTL_MODE_CREATE_DUMB, &c) < 0)
+                return -errno;
+        /* A device that pads rows or rounds down would break the layout every participant computes. */
+        if (c.size < req->size || c.pitch != pitch) {
+                log_warning("heap %s: a dumb buffer of %ux%u at %u bpp came back %llu bytes with pitch %u; "
+                            "wanted %llu bytes with pitch %u",
+                            heap->info.heap.heap_type, c.width, c.height, c.bpp, (unsigned long long)c.size, c.pitch,
+                            (unsigned long long)req->size, pitch);
+                dumb_destroy(heap->fd, c.handle);
+                return -ENOMEM;
+        }
+        int fd = -1;
+        int r = drmPrimeHandleToFD(heap->fd, c.handle, DRM_CLOEXEC | DRM_RDWR, &fd);
+        /* The dma-buf holds the object; the daemon's handle is not needed any more. */
+        dumb_destroy(heap->fd, c.handle);
+        if (r < 0)
+                return r == -1 ? -errno : r;
+        heap_dma_buf_set_name(fd, req->name);
+        *ret_fd = fd;
+        return 0;
+}
+
+static const struct heap_ops drm_ops = {
+        .version = HEAP_OPS_VERSION,
+        .allocate = drm_allocate,
+        /* open_read_only: none; PRIME hands out one dma-buf per object, whatever the flags (docs/heaps.md). */
+};
+
+static bool drm_can_export_dumb(int fd) {
+        uint64_t dumb = 0, prime = 0;
+        return drmGetCap(fd, DRM_CAP_DUMB_BUFFER, &dumb) == 0 && dumb &&
+               drmGetCap(fd, DRM_CAP_PRIME, &prime) == 0 && (prime & DRM_PRIME_CAP_EXPORT);
+}
+
+/* Heaps of this driver already registered: a second device of one driver gets the next id. */
+static uint64_t next_instance(const char *name, uint64_t *ids, char (*names)[SYSMEM_MAX_HEAP_TYPE_LENGTH + 1],
+                              size_t *count) {
+        for (size_t i = 0; i < *count; i++)
+                if (strcmp(names[i], name) == 0)
+                        return ids[i]++;
+        if (*count == HEAP_MAX)
+                return 0;
+        snprintf(names[*count], sizeof names[0], "%s", name);
+        ids[*count] = 1;
+        (*count)++;
+        return 0;
+}
+
+static void add_drm_device(struct heap_probe *probe, const char *path, uint64_t *ids,
+                           char (*names)[SYSMEM_MAX_HEAP_TYPE_LENGTH + 1], size_t *known) {
+        _cleanup_(closep) int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                log_debug("heap drm: %s: %s", path, strerror(errno));
+                return;
+        }
+        /*
+         * The first opener of a primary node becomes DRM master, and a display participant needs to be
+         * master to set a mode: dumb buffers and PRIME need no master, so give it up at once.
+         */
+        if (drmIsMaster(fd))
+                (void)drmDropMaster(fd);
+        drmVersionPtr v = drmGetVersion(fd);
+        if (!v)
+                return;
+        char name[SYSMEM_MAX_HEAP_TYPE_LENGTH + 1];
+        bool fits = (size_t)snprintf(name, sizeof name, SYSMEM_HEAP_DRM_PREFIX "%s", v->name) < sizeof name;
+        drmFreeVersion(v);
+        if (!fits || !probe->wanted(probe, name))
+                return;
+        if (!drm_can_export_dumb(fd)) {
+                log_debug("heap %s: %s has no dumb buffers or cannot export them", name, path);
+                return;
+        }
+        struct heap *h = heap_new(name, next_instance(name, ids, names, known), "drm", path);
+        if (!h)
+                return;
+        h->fd = take_fd(&fd);
+        h->ops = &drm_ops;
+        /* Dumb buffers are CPU-mappable scanout memory; the kernel clears GEM objects before handing them out. */
+        h->info.flags = SYSMEM_HEAP_FLAG_CPU_DOMAIN | SYSMEM_HEAP_FLAG_RAM_DOMAIN | SYSMEM_HEAP_FLAG_ZEROED |
+                        SYSMEM_HEAP_FLAG_CPU_MAPPABLE | SYSMEM_HEAP_FLAG_DMA_BUF;
+        probe->add(probe, h);
+}
+
+static int card_number(const char *entry) {
+        char *end;
+        if (strncmp(entry, "card", 4) != 0 || !entry[4])
+                return -1;
+        long n = strtol(entry + 4, &end, 10);
+        return *end || n < 0 || n > 255 ? -1 : (int)n;
+}
+
+static void drm_probe(struct heap_probe *probe) {
+        /* Primary nodes (cardN), in number order: render nodes have no dumb buffers. */
+        bool present[256] = {0};
+        DIR *dir = opendir(DRI_DIR);
+        if (!dir) {
+                log_debug("heap drm: %s: %s", DRI_DIR, strerror(errno));
+                return;
+        }
+        struct dirent *d;
+        while ((d = readdir(dir))) {
+                int n = card_number(d->d_name);
+                if (n >= 0)
+                        present[n] = true;
+        }
+        closedir(dir);
+        uint64_t ids[HEAP_MAX];
+        char names[HEAP_MAX][SYSMEM_MAX_HEAP_TYPE_LENGTH + 1];
+        size_t known = 0;
+        for (int n = 0; n < 256; n++) {
+                if (!present[n])
+                        continue;
+                char path[32];
+                snprintf(path, sizeof path, DRI_DIR "/card%d", n);
+                add_drm_device(probe, path, ids, names, &known);
+        }
+}
+
+const struct heap_backend heap_backend_drm = {.name = "drm", .probe = drm_probe};
