@@ -381,6 +381,31 @@ static void check_vmo_info(const void *a, const void *b) {
         assert_same_file(x->close_weak_asap, y->close_weak_asap);
 }
 
+static const struct sysmem_heap_info sample_heap_infos[] = {
+        {.heap = {.heap_type = "system-ram"}, .flags = 0x67, .backend = "memfd"},
+        {.heap = {.heap_type = "drm:vgem", .id = 1}, .flags = SYSMEM_HEAP_FLAG_DMA_BUF, .max_buffer_bytes = 1u << 26,
+         .backend = "drm", .device = "/dev/dri/card1"},
+};
+
+static void fill_heaps_reply(struct sample_fds *s, void *body) {
+        struct wire_heaps_reply *b = body;
+        b->heaps = sample_heap_infos;
+        b->heap_count = 2;
+}
+
+static void check_heaps_reply(const void *a, const void *b) {
+        const struct wire_heaps_reply *x = a, *y = b;
+        assert_int_equal(y->heap_count, x->heap_count);
+        for (uint32_t i = 0; i < x->heap_count; i++) {
+                assert_string_equal(y->heaps[i].heap.heap_type, x->heaps[i].heap.heap_type);
+                assert_true(y->heaps[i].heap.id == x->heaps[i].heap.id);
+                assert_int_equal(y->heaps[i].flags, x->heaps[i].flags);
+                assert_true(y->heaps[i].max_buffer_bytes == x->heaps[i].max_buffer_bytes);
+                assert_string_equal(y->heaps[i].backend, x->heaps[i].backend);
+                assert_string_equal(y->heaps[i].device, x->heaps[i].device);
+        }
+}
+
 static void fill_diag_request(struct sample_fds *s, void *body) {
         ((struct wire_diag_request *)body)->start_after_id = 41;
 }
@@ -622,6 +647,7 @@ static const struct sample samples[] = {
         {"set_weak_ok", fill_set_weak_ok, check_set_weak_ok},
         {"attach_lifetime_tracking", fill_lifetime, check_lifetime},
         {"vmo_info_reply", fill_vmo_info, check_vmo_info},
+        {"heaps_reply", fill_heaps_reply, check_heaps_reply},
         {"diagnostics_request", fill_diag_request, check_diag_request},
         {"diagnostics_reply", fill_diag_reply, check_diag_reply},
         {"create_child", fill_duplicate, check_duplicate},

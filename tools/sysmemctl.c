@@ -1,4 +1,4 @@
-/* sysmemctl.c: sysmem from the shell: `negotiate` runs the daemon's core offline; `list` asks a running daemon. */
+/* sysmemctl.c: sysmem from the shell: `negotiate` runs the daemon's core offline; `list` and `heaps` ask a running daemon. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,6 +17,7 @@
 #include "core/format-costs.h"
 #include "core/image-format.h"
 #include "core/names.h"
+#include "sysmemctl-heaps.h"
 #include "sysmemctl-list.h"
 
 /* Exit statuses, documented in docs/sysmemctl.md. */
@@ -403,6 +404,7 @@ static void usage(FILE *f) {
                    "Commands:\n"
                    "  negotiate FILE...   run a negotiation offline (no daemon) and print the result\n"
                    "  list                the live collections of a running sysmemd, their trees and memory\n"
+                   "  heaps               the heaps a running sysmemd allocates from, and their properties\n"
                    "  help                this text\n");
 }
 
@@ -415,6 +417,8 @@ int main(int argc, char **argv) {
                 return cmd_negotiate(argc - 1, argv + 1);
         if (!strcmp(argv[1], "list"))
                 return sysmemctl_list(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "heaps"))
+                return sysmemctl_heaps(argc - 1, argv + 1);
         if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
                 usage(stdout);
                 return 0;

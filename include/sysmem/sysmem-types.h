@@ -111,6 +111,7 @@ enum sysmem_heap_flags {
         SYSMEM_HEAP_FLAG_READ_ONLY_FDS = 1u << 8,       /* participants that do not write get read-only fds */
 };
 
+#define SYSMEM_MAX_HEAPS 32u              /* heaps one daemon registers */
 #define SYSMEM_MAX_HEAP_DEVICE_LENGTH 63u /* bytes of a heap's device path, without the NUL */
 struct sysmem_heap_info {
         struct sysmem_heap heap;

@@ -61,6 +61,13 @@ int sysmem_allocator_validate_token(struct sysmem_allocator *allocator, int toke
 int sysmem_allocator_get_vmo_info(struct sysmem_allocator *allocator, int buffer_fd, uint64_t *ret_collection_id,
                                   uint64_t *ret_buffer_index);
 
+/*
+ * The heaps the daemon allocates from, in its preference order: copies up to capacity descriptions into
+ * ret and sets *ret_count to how many there are (it may be larger than capacity; SYSMEM_MAX_HEAPS is enough).
+ */
+int sysmem_allocator_get_heaps(struct sysmem_allocator *allocator, struct sysmem_heap_info *ret, size_t capacity,
+                               size_t *ret_count);
+
 /* ---- nodes (tokens and collections) ---- */
 
 struct sysmem_node *sysmem_token_node(struct sysmem_token *token);
@@ -188,6 +195,18 @@ void sysmem_collection_info_free(struct sysmem_collection_info *info);
  */
 int sysmem_image_layout(const struct sysmem_image_format_settings *settings, uint32_t width, uint32_t height,
                         struct sysmem_plane_layout *ret_layout);
+
+/* ---- CPU access to buffers ---- */
+
+/*
+ * Brackets CPU access to a buffer fd (flags: SYSMEM_CPU_ACCESS_READ and/or _WRITE): on a dma-buf,
+ * DMA_BUF_IOCTL_SYNC with START (begin) or END (end), so caches are made coherent with devices; on a
+ * memfd (system-ram) nothing is needed and both return 0. Call begin before reading or writing a
+ * mapping and end after, with the same flags. Returns 0, -EINVAL for bad flags, or -errno (-ENOTTY for
+ * an fd that is neither).
+ */
+int sysmem_buffer_begin_cpu_access(int buffer_fd, uint32_t flags);
+int sysmem_buffer_end_cpu_access(int buffer_fd, uint32_t flags);
 
 /* ---- fd passing helpers for handing tokens between processes over a Unix socket ---- */
 

@@ -5,9 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <linux/dma-buf.h>
 
 #include <sysmem/sysmem.h>
 
@@ -972,6 +975,52 @@ SYSMEM_EXPORT int sysmem_allocator_get_vmo_info(struct sysmem_allocator *a, int 
         *ret_buffer_index = rep->buffer_index;
         wire_msg_free(m);
         return 0;
+}
+
+SYSMEM_EXPORT int sysmem_allocator_get_heaps(struct sysmem_allocator *a, struct sysmem_heap_info *ret,
+                                             size_t capacity, size_t *ret_count) {
+        if (!a || (!ret && capacity > 0) || !ret_count)
+                return -EINVAL;
+        struct wire_empty body = {0};
+        struct wire_msg *m = NULL;
+        int r = node_call(&a->node, WIRE_OP_GET_HEAPS, &body, &m);
+        if (r < 0)
+                return r;
+        const struct wire_heaps_reply *rep = m->body;
+        for (size_t i = 0; i < rep->heap_count && i < capacity; i++)
+                ret[i] = rep->heaps[i];
+        *ret_count = rep->heap_count;
+        wire_msg_free(m);
+        return 0;
+}
+
+/* ---- CPU access ---- */
+
+static int buffer_sync(int fd, uint32_t flags, uint64_t phase) {
+        if (fd < 0 || flags == 0 || (flags & ~(uint32_t)(SYSMEM_CPU_ACCESS_READ | SYSMEM_CPU_ACCESS_WRITE)))
+                return -EINVAL;
+        struct dma_buf_sync sync = {
+                .flags = phase | (flags & SYSMEM_CPU_ACCESS_READ ? DMA_BUF_SYNC_READ : 0) |
+                         (flags & SYSMEM_CPU_ACCESS_WRITE ? DMA_BUF_SYNC_WRITE : 0),
+        };
+        int r;
+        do
+                r = ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync);
+        while (r < 0 && (errno == EINTR || errno == EAGAIN));
+        if (r == 0)
+                return 0;
+        /* Not a dma-buf: a memfd (it answers F_GET_SEALS) shares the CPU's caches and needs nothing. */
+        if (errno == ENOTTY && fcntl(fd, F_GET_SEALS) >= 0)
+                return 0;
+        return -errno;
+}
+
+SYSMEM_EXPORT int sysmem_buffer_begin_cpu_access(int fd, uint32_t flags) {
+        return buffer_sync(fd, flags, DMA_BUF_SYNC_START);
+}
+
+SYSMEM_EXPORT int sysmem_buffer_end_cpu_access(int fd, uint32_t flags) {
+        return buffer_sync(fd, flags, DMA_BUF_SYNC_END);
 }
 
 /* ---- image layout ---- */

@@ -51,7 +51,7 @@ struct heap {
 
 /* ---- the registry (heaps.c) ---- */
 
-#define HEAP_MAX 32u
+#define HEAP_MAX SYSMEM_MAX_HEAPS
 
 struct heap_set {
         struct heap *heaps[HEAP_MAX]; /* registration order: the order "any heap" is tried in */

@@ -553,6 +553,14 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
         case WIRE_OP_GET_DIAGNOSTICS:
                 allocator_get_diagnostics(a, m);
                 break;
+        case WIRE_OP_GET_HEAPS: {
+                struct sysmem_heap_info infos[HEAP_MAX];
+                struct wire_heaps_reply rep = {.heaps = infos, .heap_count = (uint32_t)s->heaps.count};
+                for (size_t i = 0; i < s->heaps.count; i++)
+                        infos[i] = s->heaps.heaps[i]->info;
+                server_reply(s, a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+                break;
+        }
         case WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO: {
                 struct wire_debug_client_info *req = m->body;
                 util_strlcpy(a->debug_name, req->name, sizeof a->debug_name);

@@ -167,6 +167,29 @@ static const struct wire_field vmo_info_fields[] = {
 static const struct wire_schema vmo_info_schema = SCHEMA("vmo_info_reply", struct wire_vmo_info_reply,
                                                          vmo_info_fields);
 
+#define HI(f) offsetof(struct sysmem_heap_info, f)
+static const struct wire_field heap_info_fields[] = {
+        {.tag = 1, .type = WIRE_STRING, .flags = WIRE_F_REQUIRED | WIRE_F_INLINE, .name = "heap_type",
+         .offset = HI(heap.heap_type), .max = SYSMEM_MAX_HEAP_TYPE_LENGTH},
+        {.tag = 2, .type = WIRE_U64, .name = "id", .offset = HI(heap.id)},
+        {.tag = 3, .type = WIRE_U32, .name = "flags", .offset = HI(flags)},
+        {.tag = 4, .type = WIRE_U64, .name = "max_buffer_bytes", .offset = HI(max_buffer_bytes)},
+        {.tag = 5, .type = WIRE_STRING, .flags = WIRE_F_INLINE, .name = "backend", .offset = HI(backend),
+         .max = sizeof(((struct sysmem_heap_info *)0)->backend) - 1},
+        {.tag = 6, .type = WIRE_STRING, .flags = WIRE_F_INLINE, .name = "device", .offset = HI(device),
+         .max = SYSMEM_MAX_HEAP_DEVICE_LENGTH},
+};
+#undef HI
+static const struct wire_schema heap_info_schema = SCHEMA("heap_info", struct sysmem_heap_info, heap_info_fields);
+
+static const struct wire_field heaps_reply_fields[] = {
+        {.tag = 1, .type = WIRE_TABLE_ARRAY, .name = "heaps", .offset = offsetof(struct wire_heaps_reply, heaps),
+         .count_offset = offsetof(struct wire_heaps_reply, heap_count), .max = SYSMEM_MAX_HEAPS,
+         .table = &heap_info_schema},
+};
+static const struct wire_schema heaps_reply_schema = SCHEMA("heaps_reply", struct wire_heaps_reply,
+                                                            heaps_reply_fields);
+
 static const struct wire_field diag_request_fields[] = {
         {.tag = 1, .type = WIRE_U64, .name = "start_after_id", .offset = offsetof(struct wire_diag_request,
                                                                                   start_after_id)},
@@ -452,6 +475,7 @@ const struct wire_message_def wire_messages[] = {
         {WIRE_OP_GET_DIAGNOSTICS, "GetDiagnostics", A, true, &diag_request_schema, &diag_reply_schema},
         {WIRE_OP_ALLOCATE_SHARED_FROM_SPARES, "AllocateSharedCollectionFromSpares", A, false, &from_spares_schema,
          NULL},
+        {WIRE_OP_GET_HEAPS, "GetHeaps", A, true, &empty_schema, &heaps_reply_schema},
         {WIRE_OP_SYNC, "Sync", N, true, &empty_schema, &empty_schema},
         {WIRE_OP_RELEASE, "Release", N, false, &empty_schema, NULL},
         {WIRE_OP_SET_NAME, "SetName", N, false, &set_name_schema, NULL},

@@ -25,6 +25,7 @@ enum wire_opcode {
         WIRE_OP_GET_VMO_INFO = 6,
         WIRE_OP_GET_DIAGNOSTICS = 7,
         WIRE_OP_ALLOCATE_SHARED_FROM_SPARES = 8, /* one-way: AllocateSharedCollection on pre-made sockets */
+        WIRE_OP_GET_HEAPS = 9,
         /* Node: tokens, collections, groups */
         WIRE_OP_SYNC = 16,
         WIRE_OP_RELEASE = 17,
@@ -171,6 +172,12 @@ struct wire_vmo_info_reply {
         uint64_t buffer_index;
         bool has_buffer_index;
         int close_weak_asap; /* -1 unless the collection has weak participants */
+};
+
+/* GetHeaps: every heap the daemon allocates from, in preference order. */
+struct wire_heaps_reply {
+        const struct sysmem_heap_info *heaps;
+        uint32_t heap_count;
 };
 
 struct wire_diag_request {
