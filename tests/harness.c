@@ -577,14 +577,18 @@ static void *map(int fd, uint64_t size, int prot) {
         return p == MAP_FAILED ? NULL : p;
 }
 
+/* CPU access goes between the library's brackets, as a participant's must (a no-op on memfds). */
 int h_write_pattern(int fd, uint64_t size, uint32_t seed, uint32_t b) {
         uint8_t *p = map(fd, size, PROT_READ | PROT_WRITE);
         if (!p)
                 return -errno;
-        for (uint64_t i = 0; i < size; i++)
+        int r = sysmem_buffer_begin_cpu_access(fd, SYSMEM_CPU_ACCESS_WRITE);
+        for (uint64_t i = 0; r == 0 && i < size; i++)
                 p[i] = h_pattern_byte(seed, b, i);
+        if (r == 0)
+                r = sysmem_buffer_end_cpu_access(fd, SYSMEM_CPU_ACCESS_WRITE);
         munmap(p, size);
-        return 0;
+        return r;
 }
 
 int h_verify_pattern(int fd, uint64_t size, uint32_t seed, uint32_t b, char *why, size_t why_size) {
@@ -594,14 +598,22 @@ int h_verify_pattern(int fd, uint64_t size, uint32_t seed, uint32_t b, char *why
                 snprintf(why, why_size, "mmap of buffer %u: %s", b, strerror(-r));
                 return r;
         }
-        int r = 0;
-        for (uint64_t i = 0; i < size; i++)
+        int r = sysmem_buffer_begin_cpu_access(fd, SYSMEM_CPU_ACCESS_READ);
+        bool begun = r == 0;
+        if (r < 0)
+                snprintf(why, why_size, "begin_cpu_access on buffer %u: %s", b, strerror(-r));
+        for (uint64_t i = 0; r == 0 && i < size; i++)
                 if (p[i] != h_pattern_byte(seed, b, i)) {
                         snprintf(why, why_size, "buffer %u byte %llu is 0x%02x, expected 0x%02x", b,
                                  (unsigned long long)i, p[i], h_pattern_byte(seed, b, i));
                         r = -EIO;
                         break;
                 }
+        int e = begun ? sysmem_buffer_end_cpu_access(fd, SYSMEM_CPU_ACCESS_READ) : 0;
+        if (e < 0 && r == 0) {
+                r = e;
+                snprintf(why, why_size, "end_cpu_access on buffer %u: %s", b, strerror(-e));
+        }
         munmap((void *)p, size);
         return r;
 }

@@ -72,10 +72,19 @@ static const struct heap_ops drm_ops = {
         /* open_read_only: none; PRIME hands out one dma-buf per object, whatever the flags (docs/heaps.md). */
 };
 
+/*
+ * Whether the device makes dumb buffers and exports them. DRM_CAP_DUMB_BUFFER is answered by KMS drivers
+ * only (vgem has dumb buffers but no KMS), so a one-page dumb buffer is made and dropped to find out.
+ */
 static bool drm_can_export_dumb(int fd) {
-        uint64_t dumb = 0, prime = 0;
-        return drmGetCap(fd, DRM_CAP_DUMB_BUFFER, &dumb) == 0 && dumb &&
-               drmGetCap(fd, DRM_CAP_PRIME, &prime) == 0 && (prime & DRM_PRIME_CAP_EXPORT);
+        uint64_t prime = 0;
+        if (drmGetCap(fd, DRM_CAP_PRIME, &prime) != 0 || !(prime & DRM_PRIME_CAP_EXPORT))
+                return false;
+        struct drm_mode_create_dumb c = {.width = DUMB_DEFAULT_PITCH / (DUMB_BPP / 8), .height = 1, .bpp = DUMB_BPP};
+        if (drmIoctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &c) < 0)
+                return false;
+        dumb_destroy(fd, c.handle);
+        return true;
 }
 
 /* Heaps of this driver already registered: a second device of one driver gets the next id. */
