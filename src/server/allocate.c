@@ -1,4 +1,4 @@
-/* allocate.c: when a (sub)tree is ready, which group children to try, and the initial and late (logical) allocation. */
+/* allocate.c: when a (sub)tree is ready, which group children to try, and the search that allocates (a verdict). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,20 +14,6 @@
 
 /* At most this many group-child combinations are tried for one allocation (sysmem's limit). */
 #define MAX_COMBINATIONS 64u
-/* A tree is capped by max_nodes_per_collection; this bounds the scratch arrays whatever the setting. */
-#define MAX_TREE 4096u
-
-const char *node_mode_name(enum node_mode mode) {
-        switch (mode) {
-        case MODE_PROPAGATE:
-                return "propagate";
-        case MODE_PROPAGATE_BEFORE_ALLOCATION:
-                return "dispensable";
-        case MODE_DO_NOT_PROPAGATE:
-                return "isolated";
-        }
-        return "?";
-}
 
 bool node_ready(const struct node *n) {
         if (n->orphaned)
@@ -319,8 +305,6 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
         return 0;
 }
 
-enum attempt { ATTEMPT_OK, ATTEMPT_AGGREGATION_FAILED, ATTEMPT_FATAL };
-
 /*
  * One combination: aggregate the visible participants (plus, for a late joiner, everyone already
  * allocated and the existing allocation) and, for the first allocation, allocate the memory.
@@ -330,7 +314,7 @@ static enum attempt attempt_once(struct collection *c, struct node *r, struct no
         struct server *s = c->server;
         bool late = c->state == COLLECTION_ALLOCATED;
         /* Scratch sized by the tree: a typical collection has a handful of nodes. */
-        size_t cap = MIN((size_t)c->node_count, (size_t)MAX_TREE) + 1;
+        size_t cap = MIN((size_t)c->node_count, (size_t)ALLOCATE_MAX_TREE) + 1;
         struct core_participant *parts = calloc(cap + 1, sizeof *parts);
         if (!parts) {
                 fail->error = SYSMEM_ERROR_NO_MEMORY;
@@ -399,40 +383,11 @@ static enum attempt attempt_once(struct collection *c, struct node *r, struct no
         return ATTEMPT_OK;
 }
 
-/* Lifetime trackers of allocated nodes: closed at once when the buffers that exist are already few enough. */
-static void check_lifetime_trackers(struct node *n, uint32_t buffers_left) {
-        for (uint32_t i = 0; i < n->lifetime_count;) {
-                if (buffers_left <= n->lifetime_remaining[i]) {
-                        close(n->lifetime_fds[i]);
-                        n->lifetime_fds[i] = n->lifetime_fds[--n->lifetime_count];
-                        n->lifetime_remaining[i] = n->lifetime_remaining[n->lifetime_count];
-                } else {
-                        i++;
-                }
-        }
-}
-
-/* Tries every combination of group children for the pruned subtree at r; returns whether it changed anything. */
-static bool allocate_subtree(struct collection *c, struct node *r) {
-        size_t cap = MIN((size_t)c->node_count, (size_t)MAX_TREE) + 1;
-        struct node **pruned = calloc(cap, sizeof *pruned);
-        struct node **groups = calloc(cap, sizeof *groups);
-        if (!pruned || !groups) {
-                free(pruned);
-                free(groups);
-                return false;
-        }
-        bool changed = false;
-        size_t np = pruned_subtree(r, pruned, cap);
-        for (size_t i = 0; i < np; i++)
-                if (!node_ready(pruned[i]))
-                        goto out;
-        size_t ng = 0;
-        collect_groups(r, r, groups, &ng, cap);
+/* Tries the combinations of group children in priority order: until one works, one fails fatally, or none is left. */
+static void search_combinations(struct collection *c, struct node *r, struct node **pruned, size_t np,
+                                struct node **groups, size_t ng, struct allocate_verdict *v) {
         for (size_t i = 0; i < ng; i++)
                 groups[i]->which_child = 0;
-
-        bool late = c->state == COLLECTION_ALLOCATED;
         struct core_failure fail = {0};
         enum attempt result = ATTEMPT_AGGREGATION_FAILED;
         unsigned tried = 0;
@@ -461,106 +416,49 @@ static bool allocate_subtree(struct collection *c, struct node *r) {
                 if (!next_combination(groups, ng))
                         break;
         }
-        changed = true;
-        if (result != ATTEMPT_OK) {
-                enum sysmem_error error = fail.error ? fail.error : SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY;
-                if (result == ATTEMPT_AGGREGATION_FAILED)
-                        error = SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY;
-                char message[WIRE_MAX_ERROR_MESSAGE + 128];
-                if (ng > 0 && result == ATTEMPT_AGGREGATION_FAILED && tried > 1)
-                        snprintf(message, sizeof message, "none of %u combinations of group children works; the "
-                                                          "first: %s", tried, fail.message);
-                else
-                        util_strlcpy(message, fail.message, sizeof message);
-                log_info("collection %llu: %s of '%s' failed: %s", (unsigned long long)c->id,
-                         late ? "late allocation" : "allocation", node_display_name(r), message);
-                if (!late)
-                        collection_fail(c, error, message);
-                else
-                        collection_fail_domain(r, error, message);
-                goto out;
-        }
-
-        if (!late) {
-                c->state = COLLECTION_ALLOCATED;
-                if (c->stuck_timer)
-                        c->stuck_timer = sd_event_source_disable_unref(c->stuck_timer);
-                log_debug("collection %llu allocated: %u x %llu bytes after %u combination(s)",
-                          (unsigned long long)c->id, c->buffer_count,
-                          (unsigned long long)c->result.settings.buffer_settings.size_bytes, tried);
-        } else {
-                log_debug("collection %llu: '%s' joined the existing buffers", (unsigned long long)c->id,
-                          node_display_name(r));
-        }
-        /*
-         * The chosen nodes are marked allocated and get their buffers first; only then do the group
-         * children that were not chosen fail (as if they did not fit). Failing them does not re-enter
-         * allocation: the caller's loop looks at the tree again afterwards.
-         */
-        for (size_t i = 0; i < np; i++) {
-                struct node *n = pruned[i];
-                if (!n->dead && n->visible)
-                        n->allocated = true;
-        }
-        for (size_t i = 0; i < np; i++) {
-                struct node *n = pruned[i];
-                if (n->dead || !n->visible)
-                        continue;
-                if (n->fd >= 0) {
-                        for (uint32_t w = 0; w < n->pending_wait_count; w++)
-                                if (collection_send_info(c, n, n->pending_waits[w]) < 0)
-                                        log_debug("collection %llu: could not deliver buffers to '%s'",
-                                                  (unsigned long long)c->id, node_display_name(n));
-                        n->pending_wait_count = 0;
-                }
-                check_lifetime_trackers(n, c->buffer_count);
-        }
-        for (size_t i = 0; i < np; i++) {
-                struct node *n = pruned[i];
-                if (n->dead || n->visible)
-                        continue;
-                if (n->parent && n->parent->kind == NODE_GROUP && !n->parent->dead && n->parent->visible) {
-                        n->mode = MODE_DO_NOT_PROPAGATE;
-                        collection_fail_subtree_only(n, SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
-                                                     "another child of its group was chosen");
-                }
-        }
-out:
-        free(pruned);
-        free(groups);
-        return changed;
+        v->result = result;
+        v->tried = tried;
+        if (result == ATTEMPT_OK)
+                return;
+        v->error = fail.error ? fail.error : SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY;
+        if (result == ATTEMPT_AGGREGATION_FAILED)
+                v->error = SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY;
+        if (ng > 0 && result == ATTEMPT_AGGREGATION_FAILED && tried > 1)
+                snprintf(v->message, sizeof v->message, "none of %u combinations of group children works; the "
+                                                        "first: %s", tried, fail.message);
+        else
+                util_strlcpy(v->message, fail.message, sizeof v->message);
 }
 
-/*
- * Allocates whatever can be: the whole tree first, then every AttachToken subtree (or token made
- * after allocation) whose parent has buffers, again and again until nothing changes.
- */
-void allocate_run(struct collection *c) {
-        for (unsigned round = 0; round < MAX_TREE && !c->dead; round++) {
-                if (c->state == COLLECTION_NEGOTIATING) {
-                        if (!allocate_subtree(c, c->root) || c->dead || c->state != COLLECTION_ALLOCATED)
-                                return;
-                        continue;
-                }
-                if (c->state != COLLECTION_ALLOCATED)
-                        return;
-                struct node *eligible = NULL;
-                list_for_each(n, &c->nodes, struct node, link) {
-                        if (!n->dead && !n->allocated && n->parent && n->parent->allocated && !n->parent->dead) {
-                                size_t cap = MIN((size_t)c->node_count, (size_t)MAX_TREE) + 1;
-                                struct node **pruned = calloc(cap, sizeof *pruned);
-                                bool ready = pruned != NULL;
-                                size_t np = pruned ? pruned_subtree(n, pruned, cap) : 0;
-                                for (size_t i = 0; i < np && ready; i++)
-                                        ready = node_ready(pruned[i]);
-                                free(pruned);
-                                if (ready) {
-                                        eligible = n;
-                                        break;
-                                }
-                        }
-                }
-                if (!eligible || !allocate_subtree(c, eligible))
-                        return;
+struct allocate_verdict allocate_subtree(struct collection *c, struct node *r) {
+        struct allocate_verdict v = {.result = ATTEMPT_NOT_READY, .root = r, .late = c->state == COLLECTION_ALLOCATED};
+        size_t cap = MIN((size_t)c->node_count, (size_t)ALLOCATE_MAX_TREE) + 1;
+        struct node **pruned = calloc(cap, sizeof *pruned);
+        struct node **groups = calloc(cap, sizeof *groups);
+        if (!pruned || !groups) {
+                free(pruned);
+                free(groups);
+                /* As when the memory for the buffers cannot be had: waiting would never end either. */
+                v.result = ATTEMPT_FATAL;
+                v.error = SYSMEM_ERROR_NO_MEMORY;
+                util_strlcpy(v.message, "out of memory", sizeof v.message);
+                return v;
         }
+        size_t np = pruned_subtree(r, pruned, cap);
+        bool ready = true;
+        for (size_t i = 0; i < np && ready; i++)
+                ready = node_ready(pruned[i]);
+        if (ready) {
+                size_t ng = 0;
+                collect_groups(r, r, groups, &ng, cap);
+                search_combinations(c, r, pruned, np, groups, ng, &v);
+        }
+        free(groups);
+        if (v.result == ATTEMPT_OK) {
+                v.pruned = pruned;
+                v.pruned_count = np;
+        } else {
+                free(pruned);
+        }
+        return v;
 }

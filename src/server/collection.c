@@ -1,4 +1,4 @@
-/* collection.c: a logical buffer collection: its node tree, the messages of its nodes, failure, and allocation. */
+/* collection.c: a logical buffer collection: its node tree, its nodes' messages, failure, and allocation verdicts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -14,20 +14,6 @@
 #include "server-internal.h"
 
 static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdata);
-
-const char *node_kind_name(enum node_kind kind) {
-        switch (kind) {
-        case NODE_TOKEN:
-                return "token";
-        case NODE_COLLECTION:
-                return "collection";
-        case NODE_GROUP:
-                return "group";
-        }
-        return "?";
-}
-
-const char *node_display_name(const struct node *n) { return n->debug_name[0] ? n->debug_name : "(unnamed)"; }
 
 static uint8_t node_object_kind(const struct node *n) {
         switch (n->kind) {
@@ -253,16 +239,15 @@ static void collection_retire(struct collection *c) {
 
 /* Fails one node: answers its waits, sends the epitaph, closes its socket, leaves the tree. */
 static void node_fail_one(struct node *n, enum sysmem_error error, const char *message) {
-        struct server *s = n->collection->server;
         if (n->dead)
                 return;
         n->dead = true;
         if (n->fd >= 0) {
                 for (uint32_t i = 0; i < n->pending_wait_count; i++)
-                        server_reply_error(s, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, n->pending_waits[i], error,
+                        server_reply_error(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, n->pending_waits[i], error,
                                            message);
                 n->pending_wait_count = 0;
-                server_send_epitaph(s, n->fd, error, message);
+                server_send_epitaph(n->fd, error, message);
         }
         node_detach_fd(n);
         /*
@@ -369,6 +354,119 @@ void node_fail(struct node *n, enum sysmem_error error, const char *fmt, ...) {
         }
         fail_subtree(top, SYSMEM_ERROR_UNSPECIFIED, message);
         collection_after_change(c);
+}
+
+/* ---- applying what an allocation found (allocate.c searches; the tree changes here) ---- */
+
+/* Lifetime trackers of allocated nodes: closed at once when the buffers that exist are already few enough. */
+static void check_lifetime_trackers(struct node *n, uint32_t buffers_left) {
+        for (uint32_t i = 0; i < n->lifetime_count;) {
+                if (buffers_left <= n->lifetime_remaining[i]) {
+                        close(n->lifetime_fds[i]);
+                        n->lifetime_fds[i] = n->lifetime_fds[--n->lifetime_count];
+                        n->lifetime_remaining[i] = n->lifetime_remaining[n->lifetime_count];
+                } else {
+                        i++;
+                }
+        }
+}
+
+/* The first allocation failing fails the collection; a late one, only the joining subtree's domain. */
+static void allocation_failed(struct collection *c, const struct allocate_verdict *v) {
+        log_info("collection %llu: %s of '%s' failed: %s", (unsigned long long)c->id,
+                 v->late ? "late allocation" : "allocation", node_display_name(v->root), v->message);
+        if (!v->late)
+                collection_fail(c, v->error, v->message);
+        else
+                collection_fail_domain(v->root, v->error, v->message);
+}
+
+/* The search worked: the visible nodes of the pruned subtree have their buffers. */
+static void allocation_deliver(struct collection *c, const struct allocate_verdict *v) {
+        if (!v->late) {
+                c->state = COLLECTION_ALLOCATED;
+                if (c->stuck_timer)
+                        c->stuck_timer = sd_event_source_disable_unref(c->stuck_timer);
+                log_debug("collection %llu allocated: %u x %llu bytes after %u combination(s)",
+                          (unsigned long long)c->id, c->buffer_count,
+                          (unsigned long long)c->result.settings.buffer_settings.size_bytes, v->tried);
+        } else {
+                log_debug("collection %llu: '%s' joined the existing buffers", (unsigned long long)c->id,
+                          node_display_name(v->root));
+        }
+        /*
+         * The chosen nodes are marked allocated and get their buffers first; only then do the group
+         * children that were not chosen fail (as if they did not fit). Failing them does not re-enter
+         * allocation: the caller's loop looks at the tree again afterwards.
+         */
+        for (size_t i = 0; i < v->pruned_count; i++) {
+                struct node *n = v->pruned[i];
+                if (!n->dead && n->visible)
+                        n->allocated = true;
+        }
+        for (size_t i = 0; i < v->pruned_count; i++) {
+                struct node *n = v->pruned[i];
+                if (n->dead || !n->visible)
+                        continue;
+                if (n->fd >= 0) {
+                        for (uint32_t w = 0; w < n->pending_wait_count; w++)
+                                if (collection_send_info(c, n, n->pending_waits[w]) < 0)
+                                        log_debug("collection %llu: could not deliver buffers to '%s'",
+                                                  (unsigned long long)c->id, node_display_name(n));
+                        n->pending_wait_count = 0;
+                }
+                check_lifetime_trackers(n, c->buffer_count);
+        }
+        for (size_t i = 0; i < v->pruned_count; i++) {
+                struct node *n = v->pruned[i];
+                if (n->dead || n->visible)
+                        continue;
+                if (n->parent && n->parent->kind == NODE_GROUP && !n->parent->dead && n->parent->visible) {
+                        n->mode = MODE_DO_NOT_PROPAGATE;
+                        collection_fail_subtree_only(n, SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
+                                                     "another child of its group was chosen");
+                }
+        }
+}
+
+/* Delivers or fails as the verdict says and frees it; returns whether anything changed (the subtree was ready). */
+static bool apply_verdict(struct collection *c, struct allocate_verdict *v) {
+        bool changed = v->result != ATTEMPT_NOT_READY;
+        if (v->result == ATTEMPT_OK)
+                allocation_deliver(c, v);
+        else if (changed)
+                allocation_failed(c, v);
+        free(v->pruned);
+        v->pruned = NULL;
+        return changed;
+}
+
+/*
+ * Allocates whatever can be: the whole tree first, then every AttachToken subtree (or token made
+ * after allocation) whose parent has buffers, again and again until nothing changes.
+ */
+static void allocate_run(struct collection *c) {
+        for (unsigned round = 0; round < ALLOCATE_MAX_TREE && !c->dead; round++) {
+                if (c->state == COLLECTION_NEGOTIATING) {
+                        struct allocate_verdict v = allocate_subtree(c, c->root);
+                        if (!apply_verdict(c, &v) || c->dead || c->state != COLLECTION_ALLOCATED)
+                                return;
+                        continue;
+                }
+                if (c->state != COLLECTION_ALLOCATED)
+                        return;
+                /* The first eligible subtree in creation order that is ready; the others wait as they are. */
+                struct allocate_verdict v = {.result = ATTEMPT_NOT_READY};
+                list_for_each(n, &c->nodes, struct node, link) {
+                        if (n->dead || n->allocated || !n->parent || !n->parent->allocated || n->parent->dead)
+                                continue;
+                        v = allocate_subtree(c, n);
+                        if (v.result != ATTEMPT_NOT_READY)
+                                break;
+                }
+                if (!apply_verdict(c, &v))
+                        return;
+        }
 }
 
 /* ---- what follows any change of the tree ---- */
@@ -486,7 +584,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                                          strerror(-fd));
                                 log_error("collection %llu: %s", (unsigned long long)c->id, msg);
                                 /* Answer the wait, or it would hang: this participant gets no buffers. */
-                                server_reply_error(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                                server_reply_error(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
                                                    SYSMEM_ERROR_NO_MEMORY, msg);
                                 return -EIO;
                         }
@@ -499,7 +597,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                 if (c->weak_client_fd < 0 && !c->weak_signalled) {
                         int sv[2];
                         if (server_new_socketpair(sv) < 0) {
-                                server_reply_error(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                                server_reply_error(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
                                                    SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                                 return -EIO;
                         }
@@ -510,7 +608,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                         /* The signal was given already: hand out an end that is hung up from the start. */
                         int sv[2];
                         if (server_new_socketpair(sv) < 0) {
-                                server_reply_error(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                                server_reply_error(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
                                                    SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                                 return -EIO;
                         }
@@ -527,8 +625,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                 .buffer_collection_id = c->id,
                 .close_weak_asap = weak_fd,
         };
-        int r = server_reply(c->server, n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
-                             &wire_collection_info_schema, &info);
+        int r = server_reply(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid, &wire_collection_info_schema, &info);
         if (weak_fd >= 0 && weak_fd != c->weak_client_fd)
                 close(weak_fd);
         return r;
@@ -544,7 +641,7 @@ static bool check_node_capacity(struct node *n, uint16_t op, uint32_t txid, uint
         char msg[160];
         snprintf(msg, sizeof msg, "the collection would exceed its limit of %u nodes",
                  s->limits.max_nodes_per_collection);
-        server_reply_error(s, n->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
+        server_reply_error(n->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
         return false;
 }
 
@@ -582,24 +679,22 @@ int node_new_child(struct node *n, enum node_kind kind, uint32_t mask, struct no
 
 /* Replies with one new child's fd (Duplicate, CreateChild, AttachToken, CreateBufferCollectionTokenGroup). */
 static struct node *reply_new_child(struct node *n, struct wire_msg *m, enum node_kind kind, uint32_t mask) {
-        struct server *s = n->collection->server;
         if (!check_node_capacity(n, m->opcode, m->txid, 1))
                 return NULL;
         struct node *child = NULL;
         int fd = node_new_child(n, kind, mask, &child);
         if (fd < 0) {
-                server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, strerror(-fd));
+                server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, strerror(-fd));
                 return NULL;
         }
         struct wire_fd_body body = {.fd = fd};
-        server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
         close(fd);
         return child;
 }
 
 /* DuplicateSync and CreateChildrenSync: one token per mask, all or nothing. */
 static void reply_new_children(struct node *n, struct wire_msg *m) {
-        struct server *s = n->collection->server;
         struct wire_duplicate_sync *req = m->body;
         for (uint32_t i = 0; i < req->rights_attenuation_mask_count; i++)
                 if (req->rights_attenuation_masks[i] == 0) {
@@ -625,7 +720,7 @@ static void reply_new_children(struct node *n, struct wire_msg *m) {
                 return;
         }
         struct wire_duplicate_sync_reply body = {.tokens = fds, .token_count = made};
-        server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
         for (uint32_t i = 0; i < made; i++)
                 close(fds[i]);
 }
@@ -665,7 +760,6 @@ static bool is_alternate(struct node *a, struct node *b) {
 }
 
 static void node_get_ref(struct node *n, struct wire_msg *m) {
-        struct server *s = n->collection->server;
         if (n->node_ref_fd < 0) {
                 /*
                  * A socketpair nobody reads: the daemon's end is the node's identity and the kernel
@@ -674,13 +768,13 @@ static void node_get_ref(struct node *n, struct wire_msg *m) {
                 int sv[2];
                 struct stat st;
                 if (server_new_socketpair(sv) < 0) {
-                        server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
+                        server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
                         return;
                 }
                 if (fstat(sv[0], &st) < 0) {
                         close(sv[0]);
                         close(sv[1]);
-                        server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_UNSPECIFIED, "fstat failed");
+                        server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_UNSPECIFIED, "fstat failed");
                         return;
                 }
                 n->node_ref_fd = sv[0];
@@ -688,27 +782,26 @@ static void node_get_ref(struct node *n, struct wire_msg *m) {
                 n->node_ref_ino = st.st_ino;
         }
         struct wire_fd_body body = {.fd = n->node_ref_client_fd};
-        server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
 }
 
 static void node_is_alternate_for(struct node *n, struct wire_msg *m) {
         struct collection *c = n->collection;
-        struct server *s = c->server;
         struct wire_fd_body *req = m->body;
         struct stat st;
         if (fstat(req->fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-                server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
                                    "the fd is not a node reference");
                 return;
         }
         struct node *other = collection_find_node_ref(c, req->fd);
         if (!other) {
-                server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
+                server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
                                    "the fd is not a node reference of a live node of this collection");
                 return;
         }
         struct wire_is_alternate_reply rep = {.is_alternate = is_alternate(n, other)};
-        server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
 }
 
 static void node_attach_lifetime(struct node *n, struct wire_msg *m) {
@@ -747,7 +840,6 @@ static bool weak_allowed(const struct node *n) {
 
 static void node_handle(struct node *n, struct wire_msg *m) {
         struct collection *c = n->collection;
-        struct server *s = c->server;
         /* sysmem lets SetDispensable through after Release; every other message is a deviation. */
         if (n->released && m->opcode != WIRE_OP_SET_DISPENSABLE) {
                 node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s after Release", wire_message_lookup(m->opcode)->name);
@@ -756,7 +848,7 @@ static void node_handle(struct node *n, struct wire_msg *m) {
         switch (m->opcode) {
         case WIRE_OP_SYNC: {
                 struct wire_empty e = {0};
-                server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &e);
+                server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &e);
                 break;
         }
         case WIRE_OP_RELEASE:
@@ -788,7 +880,7 @@ static void node_handle(struct node *n, struct wire_msg *m) {
         }
         case WIRE_OP_GET_BUFFER_COLLECTION_ID: {
                 struct wire_collection_id_reply rep = {.buffer_collection_id = c->id};
-                server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+                server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
                 break;
         }
         case WIRE_OP_SET_DEBUG_TIMEOUT_LOG_DEADLINE: {
@@ -879,9 +971,9 @@ static void node_handle(struct node *n, struct wire_msg *m) {
         case WIRE_OP_CHECK_ALL_BUFFERS_ALLOCATED:
                 if (n->allocated) {
                         struct wire_empty e = {0};
-                        server_reply(s, n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &e);
+                        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &e);
                 } else {
-                        server_reply_error(s, n->fd, m->opcode, m->txid, SYSMEM_ERROR_PENDING,
+                        server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_PENDING,
                                            "the collection is not allocated yet");
                 }
                 break;

@@ -157,12 +157,12 @@ struct collection {
         unsigned stuck_logs;                    /* how many times it has logged */
 };
 
-/* server.c */
-int server_reply(struct server *server, int fd, uint16_t opcode, uint32_t txid, const struct wire_schema *schema,
-                 const void *body);
-int server_reply_error(struct server *server, int fd, uint16_t opcode, uint32_t txid, enum sysmem_error error,
-                       const char *message);
-void server_send_epitaph(struct server *server, int fd, enum sysmem_error error, const char *message);
+/* server.c: the listeners, the allocator connections and the public sysmem_server_* calls; nothing here calls it. */
+
+/* endpoint.c: the socket level under every protocol object; calls nothing else of the server. */
+int server_reply(int fd, uint16_t opcode, uint32_t txid, const struct wire_schema *schema, const void *body);
+int server_reply_error(int fd, uint16_t opcode, uint32_t txid, enum sysmem_error error, const char *message);
+void server_send_epitaph(int fd, enum sysmem_error error, const char *message);
 void server_schedule_reap(struct server *server);
 int server_new_socketpair(int ret_fds[2]);
 /*
@@ -172,38 +172,76 @@ int server_new_socketpair(int ret_fds[2]);
 int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
                    size_t err_size);
 
-/* collection.c */
+/* node-names.c: names for logs and messages; calls nothing else of the server. */
+const char *node_kind_name(enum node_kind kind);
+const char *node_display_name(const struct node *node);
+const char *node_mode_name(enum node_mode mode);
+
+/* diagnostics.c: the Allocator's GetVmoInfo and GetDiagnostics (server.c dispatches them). */
+void allocator_get_vmo_info(struct allocator_conn *a, struct wire_msg *m);
+void allocator_get_diagnostics(struct allocator_conn *a, struct wire_msg *m);
+
+/* collection.c: the tree state (creation, failure, what follows a change), node messages, allocation verdicts. */
+struct collection *collection_new(struct server *server, struct allocator_conn *creator);
+void collection_free(struct collection *collection);
+void collection_fail(struct collection *collection, enum sysmem_error error, const char *message);
 /* Fails the failure domain of n (sysmem's FindTreeToFail): all of its nodes get error. */
 void collection_fail_domain(struct node *n, enum sysmem_error error, const char *message);
 /* Fails top's subtree and nothing else, without re-examining the tree (for use inside an allocation). */
 void collection_fail_subtree_only(struct node *top, enum sysmem_error error, const char *message);
+/* Fails what can no longer be used and allocates what can be, until the tree stops changing. */
 void collection_after_change(struct collection *collection);
+int collection_send_info(struct collection *c, struct node *n, uint32_t txid);
+void collection_stuck_log(struct collection *c);
+void collection_arm_stuck_timer(struct collection *c, uint64_t deadline_usec);
+struct node *collection_find_node_ref(struct collection *c, int fd);
+struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_index);
+struct node *server_find_token_by_peer_fd(struct server *server, int fd);
+struct node *node_new(struct collection *collection, struct node *parent, enum node_kind kind, int fd);
+int node_attach_fd(struct node *node, int fd);
+void node_free(struct node *node);
+void node_fail(struct node *node, enum sysmem_error error, const char *fmt, ...) _printf_(3, 4);
 bool node_connected(const struct node *node);
 void node_close_lifetime_trackers(struct node *node);
 /* Creates a child (token or group) of node; returns the client end of its socket, or -errno. */
 int node_new_child(struct node *node, enum node_kind kind, uint32_t mask, struct node **ret_child);
 /* The same, on a server end the caller already has (a spare); takes fd even on failure. */
 struct node *node_new_child_on(struct node *node, enum node_kind kind, uint32_t mask, int fd);
-int collection_send_info(struct collection *c, struct node *n, uint32_t txid);
-void collection_stuck_log(struct collection *c);
-void collection_arm_stuck_timer(struct collection *c, uint64_t deadline_usec);
-struct node *collection_find_node_ref(struct collection *c, int fd);
-struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_index);
 
-/* allocate.c: readiness, group combinations, initial and late (logical) allocation */
-void allocate_run(struct collection *collection);
+/*
+ * allocate.c: readiness, group combinations, and the search for an allocation. It fails nothing and
+ * delivers nothing: it marks the combination it chose (visible) and, for a first allocation, makes
+ * the buffers; collection.c applies the verdict to the tree.
+ */
+/* A tree is capped by max_nodes_per_collection; this bounds the scratch arrays (and rounds) whatever the setting. */
+#define ALLOCATE_MAX_TREE 4096u
+
+enum attempt {
+        ATTEMPT_NOT_READY,          /* a node of the pruned subtree is not ready: nothing was tried */
+        ATTEMPT_OK,                 /* a combination works (a first allocation's buffers exist now) */
+        ATTEMPT_AGGREGATION_FAILED, /* the constraints of no combination can be met */
+        ATTEMPT_FATAL,              /* out of memory, no buffers to be had, or too many combinations */
+};
+
+struct allocate_verdict {
+        enum attempt result;
+        struct node *root; /* the subtree's root: the collection's root, or a late joiner */
+        bool late;         /* the subtree joins buffers that already exist */
+        unsigned tried;    /* combinations tried */
+        /* On failure: what the failed nodes get, and why. */
+        enum sysmem_error error;
+        char message[WIRE_MAX_ERROR_MESSAGE + 128];
+        /* ATTEMPT_OK only: root's pruned subtree, the chosen nodes visible; malloc'ed, the applier frees it. */
+        struct node **pruned;
+        size_t pruned_count;
+};
+
 bool node_ready(const struct node *node);
-const char *node_mode_name(enum node_mode mode);
-struct collection *collection_new(struct server *server, struct allocator_conn *creator);
-struct node *node_new(struct collection *collection, struct node *parent, enum node_kind kind, int fd);
-int node_attach_fd(struct node *node, int fd);
-void node_fail(struct node *node, enum sysmem_error error, const char *fmt, ...) _printf_(3, 4);
-void collection_fail(struct collection *collection, enum sysmem_error error, const char *message);
-void collection_free(struct collection *collection);
-void node_free(struct node *node);
-const char *node_kind_name(enum node_kind kind);
-const char *node_display_name(const struct node *node);
-struct node *server_find_token_by_peer_fd(struct server *server, int fd);
+/*
+ * The pruned subtree at r: ATTEMPT_NOT_READY unless all of it is ready, else the combinations of
+ * group children in priority order, until one works, one fails fatally, or none is left.
+ */
+struct allocate_verdict allocate_subtree(struct collection *c, struct node *r);
 
 /* constraints-copy.c: a deep copy in one malloc'ed block (free() it), whatever the source pointed to. */
 int constraints_clone(const struct sysmem_constraints *src, struct sysmem_constraints **ret);

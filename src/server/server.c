@@ -1,4 +1,4 @@
-/* server.c: the sysmem server: listening sockets, allocator connections, replies, and the event loop around them. */
+/* server.c: the sysmem server: listening sockets, allocator connections, and the event loop around them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -33,60 +33,7 @@ static const struct sysmem_server_limits default_limits = {
 /* Spare token sockets held for all allocator connections together (each connection: WIRE_MAX_SPARES). */
 #define SERVER_MAX_SPARES 1024u
 
-/* Outbound messages are built here; big enough for any reply (64 buffers) and any error text. */
-#define TX_BUF_SIZE 16384u
-
 static int allocator_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-
-int server_new_socketpair(int ret_fds[2]) {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return -errno;
-        /* The server end never blocks the loop; the client end stays blocking for simple clients. */
-        if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
-                int r = -errno;
-                close(sv[0]);
-                close(sv[1]);
-                return r;
-        }
-        ret_fds[0] = sv[0];
-        ret_fds[1] = sv[1];
-        return 0;
-}
-
-static int send_body(int fd, uint16_t opcode, uint16_t flags, uint32_t txid, const struct wire_schema *schema,
-                     const void *body) {
-        uint8_t buf[TX_BUF_SIZE];
-        int fds[WIRE_MAX_FDS];
-        size_t len;
-        uint32_t nfds;
-        int r = wire_encode(schema, opcode, flags, txid, body, buf, sizeof buf, &len, fds, WIRE_MAX_FDS, &nfds);
-        if (r < 0)
-                return r;
-        return wire_send(fd, buf, len, fds, nfds);
-}
-
-int server_reply(struct server *server, int fd, uint16_t opcode, uint32_t txid, const struct wire_schema *schema,
-                 const void *body) {
-        (void)server;
-        int r = send_body(fd, opcode, WIRE_FLAG_REPLY, txid, schema, body);
-        if (r < 0)
-                log_debug("reply %u to fd %d failed: %s", opcode, fd, strerror(-r));
-        return r;
-}
-
-int server_reply_error(struct server *server, int fd, uint16_t opcode, uint32_t txid, enum sysmem_error error,
-                       const char *message) {
-        (void)server;
-        struct wire_error_body body = {.error = error, .message = (char *)message};
-        return send_body(fd, opcode, WIRE_FLAG_REPLY | WIRE_FLAG_ERROR, txid, &wire_error_schema, &body);
-}
-
-void server_send_epitaph(struct server *server, int fd, enum sysmem_error error, const char *message) {
-        (void)server;
-        struct wire_error_body body = {.error = error, .message = (char *)message};
-        (void)send_body(fd, WIRE_OP_EPITAPH, WIRE_FLAG_EVENT, 0, &wire_error_schema, &body);
-}
 
 /* ---- graveyard: objects that died during a dispatch pass are freed after it ---- */
 
@@ -107,10 +54,6 @@ static int reap(sd_event_source *s, void *userdata) {
                 free(a);
         }
         return sd_event_source_set_enabled(s, SD_EVENT_OFF);
-}
-
-void server_schedule_reap(struct server *server) {
-        (void)sd_event_source_set_enabled(server->reaper, SD_EVENT_ONESHOT);
 }
 
 /* ---- allocator connections ---- */
@@ -148,7 +91,7 @@ static int allocator_check_new_collection(struct allocator_conn *a, uint16_t op,
                 return 0;
         }
         log_warning("allocator '%s': %s", a->has_debug_info ? a->debug_name : "?", msg);
-        server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
+        server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
         return -ENOSPC;
 }
 
@@ -168,12 +111,12 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
         uint32_t dups = req ? req->rights_attenuation_mask_count : 0;
         for (uint32_t i = 0; i < dups; i++)
                 if (req->rights_attenuation_masks[i] == 0) {
-                        server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                        server_reply_error(a->fd, op, txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
                                            "AllocateSharedCollection with a rights mask of 0");
                         return;
                 }
         if (1 + dups > s->limits.max_nodes_per_collection) {
-                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY,
+                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY,
                                    "more duplicates than the limit of nodes per collection");
                 return;
         }
@@ -182,14 +125,14 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
         int sv[2];
         int r = server_new_socketpair(sv);
         if (r < 0) {
-                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
+                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
                 return;
         }
         struct collection *c = collection_new(s, a);
         if (!c) {
                 close(sv[0]);
                 close(sv[1]);
-                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
+                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
                 return;
         }
         struct node *root = node_new(c, NULL, shared ? NODE_TOKEN : NODE_COLLECTION, sv[0]);
@@ -197,7 +140,7 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
                 close(sv[0]);
                 close(sv[1]);
                 collection_fail(c, SYSMEM_ERROR_NO_MEMORY, "out of memory");
-                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
+                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
                 return;
         }
         apply_allocator_debug_info(a, root);
@@ -213,16 +156,16 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
                         close(dup_fds[i]);
                 close(sv[1]);
                 collection_fail(c, SYSMEM_ERROR_NO_MEMORY, "could not create the duplicates");
-                server_reply_error(s, a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "could not create the duplicates");
+                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "could not create the duplicates");
                 return;
         }
         if (shared) {
                 struct wire_allocate_shared_reply body = {.token = sv[1], .duplicates = dup_fds,
                                                           .duplicate_count = made};
-                r = server_reply(s, a->fd, op, txid, wire_message_lookup(op)->reply, &body);
+                r = server_reply(a->fd, op, txid, wire_message_lookup(op)->reply, &body);
         } else {
                 struct wire_fd_body body = {.fd = sv[1]};
-                r = server_reply(s, a->fd, op, txid, wire_message_lookup(op)->reply, &body);
+                r = server_reply(a->fd, op, txid, wire_message_lookup(op)->reply, &body);
         }
         close(sv[1]);
         for (uint32_t i = 0; i < made; i++)
@@ -319,7 +262,7 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
                             why);
                 for (uint32_t i = 0; i < got; i++)
                         close(fds[i]);
-                server_send_epitaph(s, a->fd, SYSMEM_ERROR_PROTOCOL_DEVIATION, why);
+                server_send_epitaph(a->fd, SYSMEM_ERROR_PROTOCOL_DEVIATION, why);
                 allocator_close(a);
                 return;
         }
@@ -341,7 +284,7 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
         if (!root) {
                 /* Every token socket hears why, and then closes. */
                 for (uint32_t i = 0; i < got; i++) {
-                        server_send_epitaph(s, fds[i], SYSMEM_ERROR_NO_MEMORY, msg);
+                        server_send_epitaph(fds[i], SYSMEM_ERROR_NO_MEMORY, msg);
                         close(fds[i]);
                 }
                 if (c)
@@ -369,20 +312,20 @@ static void allocator_bind_shared(struct allocator_conn *a, struct wire_msg *m) 
         struct wire_fd_body *req = m->body;
         struct node *token = server_find_token_by_peer_fd(s, req->fd);
         if (!token) {
-                server_reply_error(s, a->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
+                server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
                                    "the fd is not a live token of this sysmem server");
                 return;
         }
         if (token->released || token->pending_bind_fd >= 0) {
                 node_fail(token, SYSMEM_ERROR_PROTOCOL_DEVIATION, "BindSharedCollection on a token that %s",
                           token->released ? "was released" : "is already being bound");
-                server_reply_error(s, a->fd, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
                                    "the token was released or is already being bound");
                 return;
         }
         int sv[2];
         if (server_new_socketpair(sv) < 0) {
-                server_reply_error(s, a->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
+                server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
                 return;
         }
         /*
@@ -392,133 +335,10 @@ static void allocator_bind_shared(struct allocator_conn *a, struct wire_msg *m) 
         token->pending_bind_fd = sv[0];
         token->pending_bind_allocator = a;
         struct wire_fd_body body = {.fd = sv[1]};
-        int r = server_reply(s, a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        int r = server_reply(a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
         close(sv[1]);
         if (r < 0)
                 node_fail(token, SYSMEM_ERROR_UNSPECIFIED, "BindSharedCollection reply could not be sent");
-}
-
-static void allocator_get_vmo_info(struct allocator_conn *a, struct wire_msg *m) {
-        struct server *s = a->server;
-        struct wire_fd_body *req = m->body;
-        uint32_t index;
-        struct collection *c = server_find_buffer(s, req->fd, &index);
-        if (!c) {
-                server_reply_error(s, a->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
-                                   "the fd is not a buffer of a live collection of this sysmem server");
-                return;
-        }
-        struct wire_vmo_info_reply rep = {
-                .buffer_collection_id = c->id,
-                .buffer_index = index,
-                .has_buffer_index = true,
-                .close_weak_asap = -1,
-        };
-        server_reply(s, a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
-}
-
-/* Diagnostics flags of a node, as sysmemctl shows them. */
-static uint32_t diag_flags(const struct node *n) {
-        return (n->released ? WIRE_DIAG_RELEASED : 0) | (n->orphaned ? WIRE_DIAG_ORPHANED : 0) |
-               (n->constraints_set ? WIRE_DIAG_CONSTRAINTS_SET : 0) | (n->allocated ? WIRE_DIAG_ALLOCATED : 0) |
-               (n->weak ? WIRE_DIAG_WEAK : 0) | (n->weak_ok ? WIRE_DIAG_WEAK_OK : 0) |
-               (n->mode == MODE_PROPAGATE_BEFORE_ALLOCATION ? WIRE_DIAG_DISPENSABLE : 0) |
-               (n->attach_root ? WIRE_DIAG_ATTACHED : 0) | (node_ready(n) ? WIRE_DIAG_READY : 0) |
-               (n->children_present ? WIRE_DIAG_CHILDREN_PRESENT : 0) | (n->dead ? WIRE_DIAG_FAILED : 0);
-}
-
-/*
- * One page of live collections with their trees, in id order after start_after_id. A page holds
- * as many collections as fit in one message; `more` says there are others.
- */
-static void allocator_get_diagnostics(struct allocator_conn *a, struct wire_msg *m) {
-        struct server *s = a->server;
-        const struct wire_diag_request *req = m->body;
-        enum { PAGE = 32 };
-        struct wire_diag_collection *cols = calloc(PAGE, sizeof *cols);
-        struct wire_diag_node *nodes = calloc((size_t)PAGE * s->limits.max_nodes_per_collection, sizeof *nodes);
-        /* Clients receive at least 128 KiB (docs/protocol.md), whatever this server accepts. */
-        size_t cap = MIN(s->limits.max_message_bytes, 131072u);
-        uint8_t *buf = malloc(cap);
-        if (!cols || !nodes || !buf) {
-                free(cols);
-                free(nodes);
-                free(buf);
-                server_reply_error(s, a->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
-                return;
-        }
-        uint32_t count = 0, node_used = 0;
-        bool more = false;
-        uint64_t now = util_now_usec();
-        /* Collections are appended as they are made, so the list is already in id order. */
-        list_for_each(c, &s->collections, struct collection, link) {
-                if (c->id <= req->start_after_id)
-                        continue;
-                if (count == PAGE) {
-                        more = true;
-                        break;
-                }
-                struct wire_diag_collection *d = &cols[count++];
-                d->id = c->id;
-                d->name = c->has_name ? c->name : NULL;
-                d->state = c->state;
-                d->buffer_count = c->buffer_count;
-                d->size_bytes = c->result.settings.buffer_settings.size_bytes;
-                d->raw_vmo_size = c->result.settings.buffer_settings.raw_vmo_size;
-                d->heap = c->state == COLLECTION_ALLOCATED ? c->result.settings.buffer_settings.heap.heap_type : NULL;
-                if (c->state == COLLECTION_ALLOCATED && c->result.settings.has_image_format_constraints) {
-                        d->pixel_format = c->result.settings.image_format_constraints.pixel_format;
-                        d->pixel_format_modifier = c->result.settings.image_format_constraints.pixel_format_modifier;
-                        d->has_pixel_format_modifier = true;
-                }
-                d->age_usec = now - c->created_usec;
-                d->nodes = &nodes[node_used];
-                list_for_each(n, &c->nodes, struct node, link) {
-                        if (n->dead || d->node_count >= s->limits.max_nodes_per_collection)
-                                continue;
-                        struct wire_diag_node *dn = &nodes[node_used + d->node_count++];
-                        dn->index = n->index;
-                        dn->parent = n->parent ? n->parent->index + 1 : 0;
-                        dn->kind = n->kind;
-                        dn->flags = diag_flags(n);
-                        dn->debug_name = n->debug_name[0] ? n->debug_name : NULL;
-                        dn->debug_id = n->debug_id;
-                        bool gets = n->allocated && n->constraints && core_participant_gets_buffers(n->constraints) &&
-                                    (n->rights_mask & SYSMEM_RIGHT_READ) && !c->buffers_released;
-                        dn->bytes = gets ? d->raw_vmo_size * c->buffer_count : 0;
-                        if (n->weak)
-                                d->weak_count++;
-                        else
-                                d->strong_count++;
-                }
-                node_used += d->node_count;
-        }
-        struct wire_diag_reply rep = {.collections = cols,
-                                      .collection_count = count,
-                                      .more = more,
-                                      .total_bytes = s->total_bytes,
-                                      .collection_total = s->collection_count};
-        /* Shrink the page until it fits one message; a client asks again from the last id. */
-        for (;;) {
-                size_t len;
-                uint32_t nfds;
-                int r = wire_encode(wire_message_lookup(m->opcode)->reply, m->opcode, WIRE_FLAG_REPLY, m->txid, &rep,
-                                    buf, cap, &len, NULL, 0, &nfds);
-                if (r == -EMSGSIZE && rep.collection_count > 1) {
-                        rep.collection_count /= 2;
-                        rep.more = true;
-                        continue;
-                }
-                if (r < 0)
-                        server_reply_error(s, a->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY,
-                                           "the diagnostics do not fit in a message");
-                else
-                        (void)wire_send(a->fd, buf, len, NULL, 0);
-                break;
-        }
-        free(cols);
-        free(nodes);
-        free(buf);
 }
 
 static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
@@ -544,7 +364,7 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
         case WIRE_OP_VALIDATE_BUFFER_COLLECTION_TOKEN: {
                 struct wire_fd_body *req = m->body;
                 struct wire_validate_reply rep = {.is_known = server_find_token_by_peer_fd(s, req->fd) != NULL};
-                server_reply(s, a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+                server_reply(a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
                 break;
         }
         case WIRE_OP_GET_VMO_INFO:
@@ -558,7 +378,7 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
                 struct wire_heaps_reply rep = {.heaps = infos, .heap_count = (uint32_t)s->heaps.count};
                 for (size_t i = 0; i < s->heaps.count; i++)
                         infos[i] = s->heaps.heaps[i]->info;
-                server_reply(s, a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+                server_reply(a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
                 break;
         }
         case WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO: {
@@ -571,65 +391,6 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
         default:
                 break;
         }
-}
-
-int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
-                   size_t err_size) {
-        int fds[WIRE_MAX_FDS];
-        uint32_t nfds = 0;
-        ssize_t n = wire_recv(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds);
-        if (n == -ECONNRESET)
-                /*
-                 * The client closed with messages of ours unread (a reply it did not wait for). The kernel
-                 * reports that ahead of what the client sent before closing (its Release): read on.
-                 */
-                n = wire_recv(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds);
-        if (n == 0 || n == -ECONNRESET)
-                return 0; /* peer closed */
-        if (n == -EAGAIN)
-                return -EAGAIN;
-        if (n == -EMSGSIZE) {
-                snprintf(err, err_size, "message larger than the limit of %u bytes", s->limits.max_message_bytes);
-                return -EBADMSG;
-        }
-        if (n < 0) {
-                snprintf(err, err_size, "receive failed: %s", strerror((int)-n));
-                return -EBADMSG;
-        }
-        uint16_t opcode, flags;
-        uint32_t txid, hdr_nfds;
-        if (wire_peek_header(s->rx_buf, (size_t)n, &opcode, &flags, &txid, &hdr_nfds) < 0) {
-                for (uint32_t i = 0; i < nfds; i++)
-                        close(fds[i]);
-                snprintf(err, err_size, "malformed message header");
-                return -EBADMSG;
-        }
-        /* Object, opcode and direction are checked before the body is decoded (as libwayland does). */
-        const struct wire_message_def *def = wire_message_lookup(opcode);
-        const char *why = NULL;
-        if (!def || def->opcode >= WIRE_OP_EPITAPH)
-                why = "unknown opcode"; /* events go from the server only */
-        else if (!(def->objects & object_kind))
-                why = "message not accepted by this kind of object";
-        else if (flags != 0)
-                why = "clients send requests only";
-        else if (def->two_way != (txid != 0))
-                why = def->two_way ? "two-way request without a txid" : "one-way request with a txid";
-        else if (nfds > s->limits.max_fds_per_message)
-                why = "too many fds in one message";
-        if (why) {
-                for (uint32_t i = 0; i < nfds; i++)
-                        close(fds[i]);
-                snprintf(err, err_size, "opcode %u (%s): %s", opcode, def ? def->name : "?", why);
-                return -EBADMSG;
-        }
-        char derr[256] = "";
-        int r = wire_decode(def->request, s->rx_buf, (size_t)n, fds, nfds, &s->wire_limits, ret_msg, derr, sizeof derr);
-        if (r < 0) {
-                snprintf(err, err_size, "%s: %s", def->name, derr);
-                return -EBADMSG;
-        }
-        return 1;
 }
 
 static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
@@ -649,7 +410,7 @@ static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *us
                 if (r < 0) {
                         log_warning("allocator '%s': %s; closing the connection",
                                     a->has_debug_info ? a->debug_name : "?", err);
-                        server_send_epitaph(s, fd, SYSMEM_ERROR_PROTOCOL_DEVIATION, err);
+                        server_send_epitaph(fd, SYSMEM_ERROR_PROTOCOL_DEVIATION, err);
                         allocator_close(a);
                         break;
                 }
@@ -663,7 +424,7 @@ static int add_connection(struct server *s, int fd) {
         if (s->connection_count >= s->limits.max_connections) {
                 log_warning("refusing a connection: limit of %u allocator connections reached",
                             s->limits.max_connections);
-                server_send_epitaph(s, fd, SYSMEM_ERROR_NO_MEMORY, "the server's connection limit is reached");
+                server_send_epitaph(fd, SYSMEM_ERROR_NO_MEMORY, "the server's connection limit is reached");
                 close(fd);
                 return -ENOSPC;
         }
