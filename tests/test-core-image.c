@@ -115,6 +115,7 @@ struct expect {
         bool boundary;
         bool check_domain;
         enum sysmem_coherency_domain domain;
+        const char *heap; /* heap_type, checked when set */
 };
 
 struct test_case {
@@ -142,6 +143,44 @@ static const struct core_heap heaps_default[] = {
          .ram_supported = true,
          .inaccessible_supported = true},
 };
+/*
+ * A device heap for the rule "pairs only a device lays out" (docs/constraints.md): it lays out AMD and NVIDIA
+ * modifiers and the C8 format, with rows of 64-pixel multiples and 16-row multiples, 4 bytes a pixel.
+ */
+#define AMD_GFX9_64K_S                                                                                                 \
+        (AMD_FMT_MOD | AMD_FMT_MOD_SET(TILE_VERSION, AMD_FMT_MOD_TILE_VER_GFX9) |                                     \
+         AMD_FMT_MOD_SET(TILE, AMD_FMT_MOD_TILE_GFX9_64K_S))
+#define NV_BL DRM_FORMAT_MOD_NVIDIA_BLOCK_LINEAR_2D(0, 1, 0, 0xfe, 4)
+static bool fake_lays_out(const struct core_heap *heap, uint32_t f, uint64_t m) {
+        (void)heap;
+        return IS_AMD_FMT_MOD(m) || (m >> 56) == DRM_FORMAT_MOD_VENDOR_NVIDIA ||
+               (f == DRM_FORMAT_C8 && m == DRM_FORMAT_MOD_LINEAR);
+}
+static int fake_layout(const struct core_heap *heap, uint32_t f, uint64_t m, struct sysmem_size size,
+                       uint64_t *ret_bytes, uint32_t *ret_bpr) {
+        int *calls = heap->device;
+        (*calls)++;
+        assert_true(fake_lays_out(heap, f, m));
+        uint32_t w = (size.width + 63) / 64 * 64, h = (size.height + 15) / 16 * 16;
+        *ret_bpr = w * 4;
+        *ret_bytes = (uint64_t)w * 4 * h;
+        return 0;
+}
+static int fake_layout_calls;
+static const struct core_heap heaps_device[] = {
+        {.heap_type = SYSMEM_HEAP_SYSTEM_RAM, .cpu_supported = true, .ram_supported = true},
+        {.heap_type = "drm:fakegpu",
+         .cpu_supported = true,
+         .ram_supported = true,
+         .lays_out = fake_lays_out,
+         .layout = fake_layout,
+         .device = &fake_layout_calls},
+};
+#define DEVICE_HEAPS .heaps = heaps_device, .heap_count = ARRAY_LEN(heaps_device)
+#define HEAP_ARRAY(...) ((const struct sysmem_heap[]){__VA_ARGS__})
+#define PERMIT(...)                                                                                                    \
+        .permitted_heaps = HEAP_ARRAY(__VA_ARGS__), .permitted_heap_count = (uint32_t)ARRAY_LEN(HEAP_ARRAY(__VA_ARGS__))
+
 static const struct core_heap heaps_secure[] = {
         {.heap_type = SYSMEM_HEAP_SYSTEM_RAM,
          .cpu_supported = true,
@@ -582,20 +621,21 @@ static const struct test_case cases[] = {
                 FAILS("'a': image_format_constraints[0].pixel_format_modifier is DRM_FORMAT_MOD_INVALID"),
         },
         {
-                .name = "an unsupported pair fails: NV12 with AFBC",
-                .participants = {P("a", CAM, IFCS({F(NV12), M(AFBC16), CS(REC709)}))},
-                FAILS("'a': image_format_constraints[0] (NV12, ARM_AFBC_16x16): this pixel format and modifier pair "
-                      "is not supported"),
+                .name = "a pair only a device lays out, with no such heap, fails: NV12 with AFBC",
+                .participants = {P("a", CAM, IFCS({F(NV12), M(AFBC16), CS(REC709), MIN_WH(64, 64)}))},
+                FAILS("no image format left fits heap 'system-ram' id 0: sysmem's image-format library cannot lay out "
+                      "(NV12, ARM_AFBC_16x16), and neither does the device of heap 'system-ram' id 0 nor of any other "
+                      "heap that fits"),
         },
         {
-                .name = "an unsupported pair fails: YUYV X-tiled",
-                .participants = {P("a", CAM, IFCS({F(YUYV), M(XT), CS(REC709)}))},
-                FAILS("(YUYV, I915_FORMAT_MOD_X_TILED): this pixel format and modifier pair is not supported"),
+                .name = "a pair only a device lays out, with no such heap, fails: YUYV X-tiled",
+                .participants = {P("a", CAM, IFCS({F(YUYV), M(XT), CS(REC709), MIN_WH(64, 64)}))},
+                FAILS("cannot lay out (YUYV, I915_FORMAT_MOD_X_TILED)"),
         },
         {
-                .name = "a fourcc the library does not know fails, named in hex",
-                .participants = {P("a", CAM, IFCS({.pixel_format = DRM_FORMAT_C8, CS(SRGB)}))},
-                FAILS("(0x20203843, LINEAR): this pixel format and modifier pair is not supported"),
+                .name = "a fourcc the library does not know, with no device heap, fails, named in hex",
+                .participants = {P("a", CAM, IFCS({.pixel_format = DRM_FORMAT_C8, CS(SRGB), MIN_WH(64, 64)}))},
+                FAILS("cannot lay out (0x20203843, LINEAR)"),
         },
         {
                 .name = "a modifier without a pixel format fails",
@@ -815,11 +855,82 @@ static const struct test_case cases[] = {
                 FAILS("(DO_NOT_CARE, DO_NOT_CARE) would both accept (ARGB8888, LINEAR)"),
         },
         {
-                .name = "(NV12, DO_NOT_CARE) and (DO_NOT_CARE, AFBC) are allowed: NV12 AFBC is unsupported",
+                .name = "(NV12, DO_NOT_CARE) and (DO_NOT_CARE, AFBC) overlap: a device may lay out NV12 AFBC",
                 .participants = {P("a", CAM, IFCS({F(NV12), M(M_DNC), CS(REC709), MIN_WH(64, 64)},
                                                   {F_DNC, M(AFBC16), CS(SRGB)})),
                                  P("b", GPU, IFCS({PAIRS(PAIR(NV12, LIN), PAIR(ABGR8888, AFBC16)), CS(CS_DNC)}))},
-                OK(FMT(NV12), .modifier = LIN, .color_space = REC709, .size_bytes = 6144, .raw_vmo_size = 8192),
+                FAILS("(NV12, DO_NOT_CARE) and image_format_constraints[1] (DO_NOT_CARE, ARM_AFBC_16x16) would both "
+                      "accept (NV12, ARM_AFBC_16x16)"),
+        },
+
+        /* ---- pairs only a device lays out (docs/constraints.md) ---- */
+        {
+                .name = "a real GPU's list with a modifier sysmem does not know: LINEAR is chosen, the rest drops out",
+                .participants = {P("gpu", GPU, IFCS({PAIRS(PAIR(XRGB8888, AMD_GFX9_64K_S), PAIR(XRGB8888, NV_BL),
+                                                          PAIR(XRGB8888, LIN)),
+                                                    CS(SRGB), MIN_WH(100, 50)}))},
+                OK(FMT(XRGB8888), .modifier = LIN, .color_space = SRGB, .size_bytes = 20000, .raw_vmo_size = 20480,
+                   .heap = SYSMEM_HEAP_SYSTEM_RAM),
+        },
+        {
+                .name = "pairs only a device lays out land on the heap whose device lays them out",
+                .participants = {P("disp", DISP, IFCS({PAIRS(PAIR(XRGB8888, LIN), PAIR(XRGB8888, AMD_GFX9_64K_S)),
+                                                     CS(SRGB)})),
+                                 P("gpu", GPU, IFCS({PAIRS(PAIR(XRGB8888, AMD_GFX9_64K_S)), CS(SRGB),
+                                                     MIN_WH(100, 50)}))},
+                DEVICE_HEAPS,
+                OK(FMT(XRGB8888), .modifier = AMD_GFX9_64K_S, .color_space = SRGB, .size_bytes = 32768,
+                   .raw_vmo_size = 32768, .heap = "drm:fakegpu"),
+        },
+        {
+                .name = "with a pair sysmem lays out left, Fuchsia's heap and format choice stand",
+                .participants = {P("disp", DISP, IFCS({PAIRS(PAIR(XRGB8888, LIN), PAIR(XRGB8888, AMD_GFX9_64K_S)),
+                                                     CS(SRGB)})),
+                                 P("gpu", GPU, IFCS({PAIRS(PAIR(XRGB8888, AMD_GFX9_64K_S), PAIR(XRGB8888, LIN)),
+                                                     CS(SRGB), MIN_WH(100, 50)}))},
+                DEVICE_HEAPS,
+                OK(FMT(XRGB8888), .modifier = LIN, .color_space = SRGB, .size_bytes = 20000, .raw_vmo_size = 20480,
+                   .heap = SYSMEM_HEAP_SYSTEM_RAM),
+        },
+        {
+                .name = "a permitted device heap takes the device pair even where sysmem lays out another",
+                .participants = {P("disp", DISP, IFCS({PAIRS(PAIR(XRGB8888, NV_BL)), CS(SRGB), MIN_WH(64, 64)}),
+                                   .buffer_memory_constraints = {PERMIT({"drm:fakegpu", 0})}),
+                                 P("cpu", CAM, IFCS({PAIRS(PAIR(XRGB8888, NV_BL), PAIR(XRGB8888, LIN)), CS(SRGB)}))},
+                DEVICE_HEAPS,
+                OK(FMT(XRGB8888), .modifier = NV_BL, .color_space = SRGB, .size_bytes = 16384, .raw_vmo_size = 16384,
+                   .heap = "drm:fakegpu"),
+        },
+        {
+                .name = "a format sysmem does not know, laid out by the device heap; its colour spaces are the device's",
+                .participants = {P("a", GPU, IFCS({.pixel_format = DRM_FORMAT_C8, CS(REC709), MIN_WH(10, 10)}))},
+                DEVICE_HEAPS,
+                OK(FMT(C8), .modifier = LIN, .color_space = REC709, .size_bytes = 4096, .raw_vmo_size = 4096,
+                   .heap = "drm:fakegpu"),
+        },
+        {
+                .name = "device pairs and only system-ram permitted: they drop out, explained",
+                .participants = {P("gpu", GPU, IFCS({PAIRS(PAIR(XRGB8888, AMD_GFX9_64K_S)), CS(SRGB), MIN_WH(64, 64)}),
+                                   .buffer_memory_constraints = {PERMIT({SYSMEM_HEAP_SYSTEM_RAM, 0})})},
+                DEVICE_HEAPS,
+                FAILS("no image format left fits heap 'system-ram' id 0: sysmem's image-format library cannot lay out "
+                      "(XRGB8888, ",
+                      "only a device that lays a pair out can allocate it"),
+        },
+        {
+                .name = "the device's row bytes must meet bytes_per_row_divisor",
+                .participants = {P("gpu", GPU, IFCS({PAIRS(PAIR(XRGB8888, AMD_GFX9_64K_S)), CS(SRGB), MIN_WH(100, 50),
+                                                     .bytes_per_row_divisor = 1024}))},
+                DEVICE_HEAPS,
+                FAILS("the (XRGB8888, 0x0200000000000901) image of 100x50 (min_size from 'gpu') is laid out by the "
+                      "device of heap 'drm:fakegpu' id 0 with bytes_per_row 512, outside min_bytes_per_row 0",
+                      "bytes_per_row_divisor 1024 (from 'gpu')"),
+        },
+        {
+                .name = "a device pair is still checked for its colour spaces when sysmem knows the format",
+                .participants = {P("gpu", GPU, IFCS({PAIRS(PAIR(NV12, AMD_GFX9_64K_S)), CS(SRGB)}))},
+                DEVICE_HEAPS,
+                FAILS("color_spaces {SRGB} is not supported by NV12"),
         },
 
         /* ---- fan-out of DO_NOT_CARE (§3.1) ---- */
@@ -1217,6 +1328,8 @@ static void run_case(void **state) {
                         fail();
                 }
                 assert_int_equal(f->color_space, x->color_space);
+                if (x->heap)
+                        assert_string_equal(result.settings.buffer_settings.heap.heap_type, x->heap);
                 assert_int_equal(result.settings.buffer_settings.size_bytes, x->size_bytes);
                 assert_int_equal(result.settings.buffer_settings.raw_vmo_size, x->raw_vmo_size);
                 CHECK_U("buffer_count", result.buffer_count, x->buffer_count);
@@ -1590,8 +1703,9 @@ static void test_many_participants(void **state) {
  * The fan-out guard (§3.1) is hard to reach: an aggregate entry meets at most one entry of a participant (two
  * that met the same one would be combinable with each other). It takes a participant whose DO_NOT_CARE entries
  * multiply against a long aggregate while its specific entries add to them: 'a' gives the 70 ARGB8888 pairs and
- * 440 (DO_NOT_CARE, unknown modifier) entries; 'b' gives (ARGB8888, DO_NOT_CARE), the same 440 and 71 specific
- * pairs of other formats, which fan out to 70 + 440 + 71 = 581 entries.
+ * 440 (DO_NOT_CARE, unknown modifier) entries; 'b' gives (ARGB8888, DO_NOT_CARE) and 71 specific pairs of other
+ * formats. (ARGB8888, DO_NOT_CARE) fans out to the 70 pairs and to 440 (ARGB8888, unknown modifier) pairs, which
+ * are kept as pairs only a device lays out: 70 + 440 + 71 = 581 entries.
  */
 static void test_fan_out_guard(void **state) {
         (void)state;
@@ -1617,18 +1731,16 @@ static void test_fan_out_guard(void **state) {
                 }
         assert_int_equal(na, 70);
         b_pairs[nb++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_ARGB8888, M_DNC};
-        for (uint32_t j = 0; j < 440; j++) {
-                struct sysmem_pixel_format_and_modifier unknown = {SYSMEM_PIXEL_FORMAT_DO_NOT_CARE, 0x100000 + j};
-                a_pairs[na++] = unknown;
-                b_pairs[nb++] = unknown;
-        }
+        for (uint32_t j = 0; j < 440; j++)
+                a_pairs[na++] = (struct sysmem_pixel_format_and_modifier){SYSMEM_PIXEL_FORMAT_DO_NOT_CARE,
+                                                                          0x100000 + j};
         for (size_t m = 0; m < ARRAY_LEN(intel); m++)
                 b_pairs[nb++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_XRGB8888, intel[m]};
         for (size_t i = 0; i < 65; i++) /* ABGR8888 has the same 70 pairs as ARGB8888 */
                 b_pairs[nb++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_ABGR8888,
                                                                           a_pairs[i].pixel_format_modifier};
         assert_int_equal(na, 510);
-        assert_int_equal(nb, 512);
+        assert_int_equal(nb, 72);
         for (uint32_t i = 0; i < 8; i++) {
                 a_ifcs[i] = (struct sysmem_image_format_constraints){.pixel_format_and_modifiers = a_pairs + 64 * i,
                                                                      .pixel_format_and_modifier_count =
@@ -1636,14 +1748,16 @@ static void test_fan_out_guard(void **state) {
                                                                      .color_spaces = cs,
                                                                      .color_space_count = 1,
                                                                      .min_size = {64, 64}};
+        }
+        for (uint32_t i = 0; i < 2; i++) {
                 b_ifcs[i] = a_ifcs[i];
                 b_ifcs[i].pixel_format_and_modifiers = b_pairs + 64 * i;
-                b_ifcs[i].pixel_format_and_modifier_count = 64;
+                b_ifcs[i].pixel_format_and_modifier_count = MIN(64u, nb - 64 * i);
         }
         const struct sysmem_constraints ca = {CAM, .image_format_constraints = a_ifcs,
                                               .image_format_constraint_count = 8};
         const struct sysmem_constraints cb = {GPU, .image_format_constraints = b_ifcs,
-                                              .image_format_constraint_count = 8};
+                                              .image_format_constraint_count = 2};
         struct core_participant p[] = {{&ca, "a"}, {&cb, "b"}};
         struct core_config config = {.heaps = heaps_default, .heap_count = 1, .limits = limits_default};
         struct core_result result;
@@ -1653,10 +1767,13 @@ static void test_fan_out_guard(void **state) {
                 print_error("%s\n", failure.message);
         assert_non_null(strstr(failure.message, "while folding in 'b', makes more than 512 entries"));
 
-        /* Without the 71 specific pairs 'b' fans out to 510 entries, and the 70 ARGB8888 pairs are agreed. */
-        b_ifcs[6].pixel_format_and_modifier_count = 441 - 6 * 64;
+        /*
+         * Without the 71 specific pairs 'b' fans out to 510 entries; the 70 ARGB8888 pairs are agreed, the 440
+         * device-only pairs drop out (system-ram lays out none), and LINEAR wins.
+         */
+        b_ifcs[0].pixel_format_and_modifier_count = 1;
         const struct sysmem_constraints cb_fewer = {GPU, .image_format_constraints = b_ifcs,
-                                                    .image_format_constraint_count = 7};
+                                                    .image_format_constraint_count = 1};
         p[1].constraints = &cb_fewer;
         int r = core_aggregate(p, 2, &config, &result, &failure);
         if (r < 0)

@@ -55,6 +55,9 @@ struct core_ifc {
         enum sysmem_tristate is_alpha_present;
         struct sysmem_size pad_for_block_size;
         uint64_t pad_beyond_image_size_bytes;
+        /* A specific pair sysmem's image-format library cannot lay out: only a heap whose device lays it out
+         * can allocate it (core_heap.lays_out); set by every check of the entry. */
+        bool device_only;
         uint32_t input_index; /* image_format_constraints[input_index] of the participant that sanitized it */
         struct core_ifc_from from;
         uint32_t required_max_size_count; /* no entry is <= another in both dimensions */

@@ -24,6 +24,17 @@ struct core_heap {
         bool secure;
         bool contiguous_capable; /* can serve physically_contiguous_required */
         uint64_t max_buffer_bytes; /* the heap's own limit on raw_vmo_size; 0: none */
+        /*
+         * A device heap lays out (pixel_format, modifier) pairs that sysmem's image-format library cannot (a
+         * drm: heap, through GBM): lays_out says whether it lays out this pair, layout gives the bytes and the
+         * first plane's bytes_per_row of an image of this size in it (0, or -errno). Both NULL: it lays out
+         * none. The core calls them only with such pairs (docs/constraints.md, "Pairs only a device lays out")
+         * and stays pure: what they do is the caller's.
+         */
+        bool (*lays_out)(const struct core_heap *heap, uint32_t pixel_format, uint64_t modifier);
+        int (*layout)(const struct core_heap *heap, uint32_t pixel_format, uint64_t modifier, struct sysmem_size size,
+                      uint64_t *ret_bytes, uint32_t *ret_bytes_per_row);
+        void *device; /* the caller's, for lays_out and layout */
 };
 
 struct core_limits {

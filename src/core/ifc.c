@@ -71,9 +71,7 @@ bool core_keys_combinable(uint32_t format_a, uint64_t modifier_a, uint32_t forma
                 m = modifier_b;
         else
                 return false;
-        if (f != SYSMEM_PIXEL_FORMAT_DO_NOT_CARE && m != SYSMEM_FORMAT_MODIFIER_DO_NOT_CARE &&
-            !image_format_is_supported(f, m))
-                return false;
+        /* A pair sysmem cannot lay out itself is kept: a heap whose device lays it out may allocate it. */
         *ret_format = f;
         *ret_modifier = m;
         return true;
@@ -81,6 +79,8 @@ bool core_keys_combinable(uint32_t format_a, uint64_t modifier_a, uint32_t forma
 
 uint32_t core_color_spaces_supported(uint32_t pixel_format) {
         uint32_t mask = 0;
+        if (!image_format_lookup(pixel_format)) /* a format only a device knows: the device decides */
+                return ((2u << SYSMEM_COLOR_SPACE_PASSTHROUGH) - 1) & ~1u;
         for (uint32_t cs = 0; cs <= SYSMEM_COLOR_SPACE_PASSTHROUGH; cs++)
                 if (image_format_color_space_supported(pixel_format, cs))
                         mask |= 1u << cs;
@@ -243,12 +243,15 @@ static int adjust_and_check(const struct check *k, struct core_ifc *e) {
         bool modifier_specific = e->pixel_format_modifier != SYSMEM_FORMAT_MODIFIER_DO_NOT_CARE;
         char fname[32];
 
-        if (format_specific && modifier_specific &&
-            !image_format_is_supported(e->pixel_format, e->pixel_format_modifier))
-                return entry_fail(k, e,
-                                  "this pixel format and modifier pair is not supported by sysmem's image-format "
-                                  "library");
-        if (format_specific && !(e->color_spaces & CORE_CS_DNC)) {
+        /*
+         * A pair the image-format library cannot lay out is kept as device-only (docs/constraints.md): no
+         * format-derived adjustment applies, and its colour spaces are checked only when sysmem knows the
+         * format; the device that lays it out decides the rest.
+         */
+        e->device_only = format_specific && modifier_specific &&
+                         !image_format_is_supported(e->pixel_format, e->pixel_format_modifier);
+        bool known_format = format_specific && image_format_lookup(e->pixel_format);
+        if (known_format && !(e->color_spaces & CORE_CS_DNC)) {
                 /* Only the listed colour spaces are asked about: this runs for every entry of every participant. */
                 uint32_t unsupported = 0;
                 for (uint32_t m = e->color_spaces; m != 0; m &= m - 1) {
@@ -272,7 +275,7 @@ static int adjust_and_check(const struct check *k, struct core_ifc *e) {
                 }
         }
 
-        if (format_specific && modifier_specific) {
+        if (format_specific && modifier_specific && !e->device_only) {
                 const struct image_format_info *info = image_format_lookup(e->pixel_format);
                 uint32_t divisor;
 

@@ -335,14 +335,90 @@ static int compare_formats(const struct core_ifc *a, double a_cost, const struct
         return 0;
 }
 
+/* Whether heap can hold entry e: a device-only pair needs a heap whose device lays it out. */
+static bool heap_lays_out(const struct core_heap *heap, const struct core_ifc *e) {
+        return !e->device_only || (heap->lays_out && heap->layout &&
+                                   heap->lays_out(heap, e->pixel_format, e->pixel_format_modifier));
+}
+
+static bool entry_usable(const struct core_constraints *a, const struct core_ifc *e, const struct core_heap *heap) {
+        return (!a->secure_required || image_format_modifier_secure_compatible(e->pixel_format_modifier)) &&
+               heap_lays_out(heap, e);
+}
+
+static bool heap_holds_some_entry(const struct core_constraints *a, const struct core_heap *heap) {
+        for (uint32_t i = 0; i < a->ifc_count; i++)
+                if (entry_usable(a, &a->ifcs[i], heap))
+                        return true;
+        return false;
+}
+
+/*
+ * When every image format left is a pair only a device lays out and the heap chosen by Fuchsia's rules
+ * lays out none of them, the first other heap (in the order choose_heap tries them) that lays out one
+ * does; an extension of Fuchsia's choice that only turns a failure into an allocation (docs/differences.md).
+ */
+static const struct core_heap *heap_for_device_pairs(const struct core_accumulator *acc, const struct core_heap *heaps,
+                                                     size_t heap_count, const struct core_heap *chosen) {
+        const struct core_constraints *a = &acc->c;
+        if (a->ifc_count == 0 || heap_holds_some_entry(a, chosen))
+                return chosen;
+        size_t n = a->permitted_heap_count > 0 ? a->permitted_heap_count : heap_count;
+        for (size_t i = 0; i < n; i++) {
+                const struct core_heap *h =
+                        a->permitted_heap_count > 0
+                                ? find_heap(heaps, heap_count, a->permitted_heaps[i]->heap_type,
+                                            a->permitted_heaps[i]->id)
+                                : &heaps[i];
+                if (!h || h == chosen || h->secure != a->secure_required ||
+                    (a->physically_contiguous_required && !h->contiguous_capable) ||
+                    !heap_serves_allowed_domain(a, h))
+                        continue;
+                if (heap_holds_some_entry(a, h))
+                        return h;
+        }
+        return chosen;
+}
+
+static void append_unusable(struct core_text *t, const struct core_constraints *a, const struct core_heap *heap) {
+        bool secure_any = false, device_any = false;
+        for (uint32_t i = 0; i < a->ifc_count; i++) {
+                const struct core_ifc *e = &a->ifcs[i];
+                if (a->secure_required && !image_format_modifier_secure_compatible(e->pixel_format_modifier))
+                        secure_any = true;
+                else if (!heap_lays_out(heap, e))
+                        device_any = true;
+        }
+        if (device_any) {
+                core_text_appendf(t, "sysmem's image-format library cannot lay out ");
+                const char *sep = "";
+                for (uint32_t i = 0; i < a->ifc_count; i++) {
+                        const struct core_ifc *e = &a->ifcs[i];
+                        if (!e->device_only || heap_lays_out(heap, e))
+                                continue;
+                        core_text_appendf(t, "%s", sep);
+                        core_append_key(t, e->pixel_format, e->pixel_format_modifier);
+                        sep = ", ";
+                }
+                core_text_appendf(t, ", and neither does the device of heap '%s' id %" PRIu64
+                                  " nor of any other heap that fits (only a device that lays a pair out can "
+                                  "allocate it)",
+                                  heap->heap_type, heap->id);
+        }
+        if (secure_any)
+                core_text_appendf(t, "%sno image format left can be used with protected memory",
+                                  device_any ? "; " : "");
+}
+
 static int choose_format(const struct core_accumulator *acc, const struct core_participant *participants,
-                         const struct core_config *config, const struct core_ifc **ret, struct core_failure *failure) {
+                         const struct core_config *config, const struct core_heap *heap, const struct core_ifc **ret,
+                         struct core_failure *failure) {
         const struct core_ifc *best = NULL;
         double best_cost = DBL_MAX;
 
         for (uint32_t i = 0; i < acc->c.ifc_count; i++) {
                 const struct core_ifc *e = &acc->c.ifcs[i];
-                if (acc->c.secure_required && !image_format_modifier_secure_compatible(e->pixel_format_modifier))
+                if (!entry_usable(&acc->c, e, heap))
                         continue;
                 double cost = format_cost(config, &acc->c.usage, e->pixel_format, e->pixel_format_modifier);
                 if (!best || compare_formats(e, cost, best, best_cost) < 0) {
@@ -353,10 +429,13 @@ static int choose_format(const struct core_accumulator *acc, const struct core_p
         if (!best) {
                 struct core_text t;
                 core_fail_begin(failure, &t);
-                core_text_appendf(&t,
-                                  "buffer_memory_constraints.secure_required (from %s), but no image format left can "
-                                  "be used with protected memory: ",
-                                  core_label(participants, acc->secure_from).text);
+                core_text_appendf(&t, "no image format left fits heap '%s' id %" PRIu64 ": ", heap->heap_type,
+                                  heap->id);
+                append_unusable(&t, &acc->c, heap);
+                if (acc->c.secure_required)
+                        core_text_appendf(&t, " (buffer_memory_constraints.secure_required from %s)",
+                                          core_label(participants, acc->secure_from).text);
+                core_text_appendf(&t, "; formats left: ");
                 core_append_ifc_keys(&t, acc->c.ifcs, acc->c.ifc_count, true);
                 return -EINVAL;
         }
@@ -440,8 +519,51 @@ static int image_fail(struct core_failure *failure, const struct core_ifc *e, st
  * The smallest image that holds req (and min_size) under e, and its bytes (§4.7): aligned width and height,
  * the linear bytes_per_row, then ImageFormatImageSize. Fails with a message when a limit of e is exceeded.
  */
-static int minimum_image(const struct core_ifc *e, struct sysmem_size req, const struct core_participant *participants,
-                         size_t participant_count, struct sysmem_size *ret_size, uint32_t *ret_bpr, uint64_t *ret_bytes,
+static int check_area(const struct core_ifc *e, struct sysmem_size size, struct sysmem_size req,
+                      const struct core_participant *participants, size_t participant_count,
+                      struct core_failure *failure) {
+        uint64_t area = (uint64_t)size.width * size.height;
+        if (area > UINT32_MAX || area > e->max_width_times_height)
+                return image_fail(failure, e, size, req, participants, participant_count,
+                                  " has %" PRIu64 " pixels, more than %s %" PRIu64 "%s", area,
+                                  area > UINT32_MAX ? "32 bits can count, the limit" : "max_width_times_height",
+                                  area > UINT32_MAX ? UINT32_MAX : e->max_width_times_height,
+                                  area > UINT32_MAX ? ""
+                                                    : core_from(participants, e->from.max_width_times_height).text);
+        return 0;
+}
+
+/* A pair only the heap's device lays out: its bytes and row bytes come from the device, and must meet e's. */
+static int device_image(const struct core_ifc *e, const struct core_heap *heap, struct sysmem_size size,
+                        struct sysmem_size req, const struct core_participant *participants, size_t participant_count,
+                        uint32_t *ret_bpr, uint64_t *ret_bytes, struct core_failure *failure) {
+        uint64_t bytes = 0;
+        uint32_t bpr = 0;
+        int r = check_area(e, size, req, participants, participant_count, failure);
+        if (r < 0)
+                return r;
+        r = heap->layout(heap, e->pixel_format, e->pixel_format_modifier, size, &bytes, &bpr);
+        if (r < 0 || bytes == 0)
+                return image_fail(failure, e, size, req, participants, participant_count,
+                                  " cannot be laid out by the device of heap '%s' id %" PRIu64 " (error %d)",
+                                  heap->heap_type, heap->id, r < 0 ? -r : 0);
+        if (bpr < e->min_bytes_per_row || bpr > e->max_bytes_per_row || bpr % e->bytes_per_row_divisor != 0)
+                return image_fail(failure, e, size, req, participants, participant_count,
+                                  " is laid out by the device of heap '%s' id %" PRIu64 " with bytes_per_row %" PRIu32
+                                  ", outside min_bytes_per_row %" PRIu32 "%s, max_bytes_per_row %" PRIu32
+                                  "%s or bytes_per_row_divisor %" PRIu32 "%s",
+                                  heap->heap_type, heap->id, bpr, e->min_bytes_per_row,
+                                  core_from(participants, e->from.min_bytes_per_row).text, e->max_bytes_per_row,
+                                  core_from(participants, e->from.max_bytes_per_row).text, e->bytes_per_row_divisor,
+                                  core_from(participants, e->from.bytes_per_row_divisor).text);
+        *ret_bpr = bpr;
+        *ret_bytes = bytes;
+        return 0;
+}
+
+static int minimum_image(const struct core_ifc *e, const struct core_heap *heap, struct sysmem_size req,
+                         const struct core_participant *participants, size_t participant_count,
+                         struct sysmem_size *ret_size, uint32_t *ret_bpr, uint64_t *ret_bytes,
                          struct core_failure *failure) {
         const struct image_format_info *info = image_format_lookup(e->pixel_format);
         struct sysmem_size size;
@@ -463,6 +585,13 @@ static int minimum_image(const struct core_ifc *e, struct sysmem_size req, const
                         e->size_alignment.width, e->size_alignment.height, e->max_size.width, e->max_size.height,
                         core_from(participants, size.width > e->max_size.width ? e->from.max_width : e->from.max_height)
                                 .text);
+        if (e->device_only) {
+                int r = device_image(e, heap, size, req, participants, participant_count, ret_bpr, ret_bytes,
+                                     failure);
+                if (r == 0)
+                        *ret_size = size;
+                return r;
+        }
         bpr = (uint64_t)info->stride_bytes_per_width_pixel * size.width;
         if (bpr < e->min_bytes_per_row)
                 bpr = e->min_bytes_per_row;
@@ -475,14 +604,9 @@ static int minimum_image(const struct core_ifc *e, struct sysmem_size req, const
                                   "), more than max_bytes_per_row %" PRIu32 "%s",
                                   bpr, e->bytes_per_row_divisor, e->max_bytes_per_row,
                                   core_from(participants, e->from.max_bytes_per_row).text);
-        uint64_t area = (uint64_t)size.width * size.height;
-        if (area > UINT32_MAX || area > e->max_width_times_height)
-                return image_fail(failure, e, size, req, participants, participant_count,
-                                  " has %" PRIu64 " pixels, more than %s %" PRIu64 "%s", area,
-                                  area > UINT32_MAX ? "32 bits can count, the limit" : "max_width_times_height",
-                                  area > UINT32_MAX ? UINT32_MAX : e->max_width_times_height,
-                                  area > UINT32_MAX ? ""
-                                                    : core_from(participants, e->from.max_width_times_height).text);
+        int r = check_area(e, size, req, participants, participant_count, failure);
+        if (r < 0)
+                return r;
         if (!image_format_image_size(e->pixel_format, e->pixel_format_modifier, size, (uint32_t)bpr, &bytes))
                 return image_fail(failure, e, size, req, participants, participant_count,
                                   " with bytes_per_row %" PRIu64 " has a size beyond 64 bits", bpr);
@@ -503,9 +627,10 @@ static int minimum_image(const struct core_ifc *e, struct sysmem_size req, const
  */
 static bool block_padding(const struct core_ifc *e, uint64_t size_bytes, uint64_t *ret) {
         const struct image_format_info *info = image_format_lookup(e->pixel_format);
-        uint64_t stride = info->stride_bytes_per_width_pixel, row = UINT64_MAX, width, bytes;
+        /* A format only a device knows has no stride here: its rows are bounded by the other limits alone. */
+        uint64_t stride = info ? info->stride_bytes_per_width_pixel : 0, row = UINT64_MAX, width, bytes;
 
-        if (e->max_size.width != UINT32_MAX && util_round_up_u64(e->max_size.width, e->size_alignment.width, &width) &&
+        if (info && e->max_size.width != UINT32_MAX && util_round_up_u64(e->max_size.width, e->size_alignment.width, &width) &&
             !__builtin_mul_overflow(width, stride, &bytes) &&
             util_round_up_u64(MAX(bytes, e->min_bytes_per_row), e->bytes_per_row_divisor, &bytes))
                 row = bytes;
@@ -543,8 +668,8 @@ static int choose_sizes(const struct core_accumulator *acc, const struct core_pa
                         struct sysmem_size image = {0, 0};
                         uint32_t bpr = 0;
                         uint64_t bytes = 0;
-                        if ((r = minimum_image(chosen, req, participants, participant_count, &image, &bpr, &bytes,
-                                               failure)) < 0)
+                        if ((r = minimum_image(chosen, heap, req, participants, participant_count, &image, &bpr,
+                                               &bytes, failure)) < 0)
                                 return r;
                         if (i == 0 || (uint64_t)image.width * image.height >
                                               (uint64_t)ret->sizing_image.width * ret->sizing_image.height) {
@@ -658,10 +783,11 @@ int core_generate_settings(const struct core_accumulator *acc, const struct core
         r = choose_heap(acc, participants, config->heaps, config->heap_count, &heap, failure);
         if (r < 0)
                 return r;
+        heap = heap_for_device_pairs(acc, config->heaps, config->heap_count, heap);
         r = choose_coherency_domain(acc, participants, heap, &domain, failure);
         if (r < 0)
                 return r;
-        if (acc->c.ifc_count > 0 && (r = choose_format(acc, participants, config, &chosen, failure)) < 0)
+        if (acc->c.ifc_count > 0 && (r = choose_format(acc, participants, config, heap, &chosen, failure)) < 0)
                 return r;
         r = choose_sizes(acc, participants, participant_count, &config->limits, heap, buffer_count, chosen, &result,
                          failure);
@@ -679,7 +805,8 @@ int core_generate_settings(const struct core_accumulator *acc, const struct core
                 /* The aggregated entry whole (§4.6, §12 gotcha 5), with its single colour space. */
                 struct sysmem_image_format_settings *f = &result.settings.image_format_constraints;
                 core_ifc_to_settings(chosen, (uint32_t)__builtin_ctz(chosen->color_spaces), f);
-                if (!image_format_lookup(chosen->pixel_format)->has_alpha_or_x)
+                const struct image_format_info *info = image_format_lookup(chosen->pixel_format);
+                if (info && !info->has_alpha_or_x)
                         f->is_alpha_present = SYSMEM_UNSET;
                 result.settings.has_image_format_constraints = true;
         }
