@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <drm_fourcc.h>
 #include <xf86drm.h>
 
 #include <linux/dma-buf.h>
@@ -314,6 +315,66 @@ static void test_udmabuf_limit(void **state) {
         h_daemon_stop(&d);
 }
 
+/*
+ * Pairs only a device lays out (docs/constraints.md): (R16, LINEAR), a format sysmem's image-format library
+ * does not know, lands on the first drm: heap whose device makes it through GBM (Mesa's kms_swrast makes
+ * linear buffers of it on vgem); a modifier no device here knows drops out with the reason.
+ */
+static int negotiate_here(struct h_daemon *d, const struct sysmem_constraints *c, struct sysmem_collection_info **info,
+                          char *message, size_t size) {
+        struct sysmem_allocator *a = h_connect(d, "device-pairs");
+        struct sysmem_collection *col = NULL;
+        assert_int_equal(sysmem_allocator_allocate_non_shared(a, &col), 0);
+        int r = sysmem_collection_set_constraints(col, c);
+        if (r == 0)
+                r = sysmem_collection_wait_allocated(col, info);
+        const char *m = sysmem_node_error_message(sysmem_collection_node(col));
+        snprintf(message, size, "%s", m ? m : "");
+        sysmem_collection_close(col);
+        sysmem_allocator_free(a);
+        return r;
+}
+
+static void test_device_pairs(void **state) {
+        (void)state;
+        struct h_daemon d;
+        h_daemon_start(&d, NULL);
+        struct sysmem_collection_info *info = NULL;
+        char message[1100];
+        static const uint32_t cs[] = {SYSMEM_COLOR_SPACE_PASSTHROUGH};
+        struct sysmem_image_format_constraints ifc = {
+                .pixel_format = DRM_FORMAT_R16, .color_spaces = cs, .color_space_count = 1, .min_size = {100, 50}};
+        struct sysmem_constraints c = h_cpu_constraints(SYSMEM_CPU_USAGE_WRITE_OFTEN, 1, 0);
+        c.image_format_constraints = &ifc;
+        c.image_format_constraint_count = 1;
+        if (negotiate_here(&d, &c, &info, message, sizeof message) < 0)
+                fail_msg("(R16, LINEAR) was not laid out by a device: %s", message);
+        assert_string_equal(info->settings.buffer_settings.heap.heap_type, "drm:vgem");
+        assert_int_equal(info->settings.image_format_constraints.pixel_format, DRM_FORMAT_R16);
+        assert_true(info->settings.buffer_settings.size_bytes >= 100 * 50 * 2);
+        assert_true(is_dma_buf(info->buffers[0].fd));
+        /* Its layout is the device's: the client library cannot say where the planes are. */
+        struct sysmem_plane_layout layout;
+        assert_int_equal(sysmem_image_layout(&info->settings.image_format_constraints, 100, 50, &layout), -EOPNOTSUPP);
+        sysmem_collection_info_free(info);
+        info = NULL;
+
+        /* An AMD modifier on virtio-gpu: no device here lays it out. */
+        ifc = (struct sysmem_image_format_constraints){
+                .pixel_format = DRM_FORMAT_XRGB8888, .has_pixel_format_modifier = true,
+                .pixel_format_modifier = AMD_FMT_MOD | AMD_FMT_MOD_SET(TILE_VERSION, AMD_FMT_MOD_TILE_VER_GFX9) |
+                                         AMD_FMT_MOD_SET(TILE, AMD_FMT_MOD_TILE_GFX9_64K_S),
+                .color_spaces = cs, .color_space_count = 1, .min_size = {64, 64}};
+        struct sysmem_heap heap = {.heap_type = "drm:virtio_gpu"};
+        c.buffer_memory_constraints.permitted_heap_count = 1;
+        c.buffer_memory_constraints.permitted_heaps = &heap;
+        assert_true(negotiate_here(&d, &c, &info, message, sizeof message) < 0);
+        if (!strstr(message, "cannot lay out (XRGB8888, 0x0200000000000901)") ||
+            !strstr(message, "device of heap 'drm:virtio_gpu'"))
+                fail_msg("unclear failure: %s", message);
+        h_daemon_stop(&d);
+}
+
 /* --heaps narrows what the daemon offers: a heap left out cannot be chosen, and the failure says so. */
 static void test_heap_selection(void **state) {
         (void)state;
@@ -346,6 +407,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_contiguous_without_cma, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_udmabuf_limit, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_heap_selection, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_device_pairs, h_setup_no_daemon, h_teardown),
         };
         return cmocka_run_group_tests_name("vm-heaps", tests, NULL, NULL);
 }

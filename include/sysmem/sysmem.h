@@ -190,8 +190,10 @@ void sysmem_collection_info_free(struct sysmem_collection_info *info);
  * Where every plane of a width x height image lies in a buffer negotiated with these image settings
  * (info->settings.image_format_constraints), using the smallest bytes_per_row the settings allow for
  * that width. -EINVAL when the size is outside what the settings allow (below min_size, above
- * max_size, not a multiple of size_alignment, more than max_width_times_height pixels) or the format
- * is unknown; -EOVERFLOW when the layout does not fit in 64 bits.
+ * max_size, not a multiple of size_alignment, more than max_width_times_height pixels); -EOPNOTSUPP
+ * for a (format, modifier) pair only a device lays out (its heap's device chose the layout: ask the
+ * device, for example gbm_bo_import() and gbm_bo_get_offset()/_stride_for_plane(); docs/constraints.md);
+ * -EOVERFLOW when the layout does not fit in 64 bits.
  */
 int sysmem_image_layout(const struct sysmem_image_format_settings *settings, uint32_t width, uint32_t height,
                         struct sysmem_plane_layout *ret_layout);

@@ -1042,7 +1042,7 @@ SYSMEM_EXPORT int sysmem_image_layout(const struct sysmem_image_format_settings 
                 return -EINVAL;
         if (!image_format_lookup(c->pixel_format) ||
             !image_format_is_supported(c->pixel_format, c->pixel_format_modifier))
-                return -EINVAL;
+                return -EOPNOTSUPP;
         uint32_t bpr;
         if (!image_format_minimum_row_bytes(c, width, &bpr))
                 return -EINVAL;

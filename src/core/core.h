@@ -78,6 +78,8 @@ struct core_result {
         /* With an image format: the largest image size_bytes was computed for, and its first plane's stride. */
         struct sysmem_size sizing_image;
         uint32_t sizing_bytes_per_row;
+        /* The image's pair is one only the heap's device lays out: its size came from core_heap.layout. */
+        bool device_layout;
 };
 
 /*

@@ -809,6 +809,7 @@ int core_generate_settings(const struct core_accumulator *acc, const struct core
                 if (info && !info->has_alpha_or_x)
                         f->is_alpha_present = SYSMEM_UNSET;
                 result.settings.has_image_format_constraints = true;
+                result.device_layout = chosen->device_only;
         }
 
         *ret = result;

@@ -20,6 +20,8 @@ struct heap_request {
         uint64_t pixel_format_modifier; /* DRM format modifier */
         uint32_t width, height;         /* of the largest image the size was computed for */
         uint32_t bytes_per_row;         /* of its first plane */
+        /* The pair is one sysmem's image-format library cannot lay out: ops->layout decided the size. */
+        bool device_layout;
 };
 
 struct heap;
@@ -40,6 +42,15 @@ struct heap_ops {
         int (*open_read_only)(struct heap *heap, int fd);
         /* Frees what the backend holds (device fds, state); the heap itself is freed by the registry. */
         void (*destroy)(struct heap *heap);
+        /*
+         * A heap whose device lays out (pixel format, modifier) pairs itself (drm:, through GBM); both NULL
+         * otherwise. lays_out: whether the device makes a buffer of this pair. layout: the bytes and first
+         * plane's row bytes of a width x height image of it (0 or -errno). allocate is then called with
+         * device_layout set and must hand back exactly that layout.
+         */
+        bool (*lays_out)(struct heap *heap, uint32_t pixel_format, uint64_t modifier);
+        int (*layout)(struct heap *heap, uint32_t pixel_format, uint64_t modifier, uint32_t width, uint32_t height,
+                      uint64_t *ret_bytes, uint32_t *ret_bytes_per_row);
 };
 
 struct heap {

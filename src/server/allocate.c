@@ -261,6 +261,7 @@ static struct heap_request heap_request_of(const struct collection *c, const cha
                 req.width = c->result.sizing_image.width;
                 req.height = c->result.sizing_image.height;
                 req.bytes_per_row = c->result.sizing_bytes_per_row;
+                req.device_layout = c->result.device_layout;
         }
         return req;
 }

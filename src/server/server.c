@@ -469,10 +469,26 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* The core asks a device heap about pairs only its device lays out; the heap answers through its backend. */
+static bool core_heap_lays_out(const struct core_heap *ch, uint32_t pixel_format, uint64_t modifier) {
+        struct heap *h = ch->device;
+        return h->ops->lays_out(h, pixel_format, modifier);
+}
+
+static int core_heap_layout(const struct core_heap *ch, uint32_t pixel_format, uint64_t modifier,
+                            struct sysmem_size size, uint64_t *ret_bytes, uint32_t *ret_bytes_per_row) {
+        struct heap *h = ch->device;
+        return h->ops->layout(h, pixel_format, modifier, size.width, size.height, ret_bytes, ret_bytes_per_row);
+}
+
 /* The heap's description as the core chooses from it: the flags say it all. */
-static struct core_heap core_heap_of(const struct heap *h) {
+static struct core_heap core_heap_of(struct heap *h) {
         uint32_t f = h->info.flags;
+        bool device = h->ops->lays_out && h->ops->layout;
         return (struct core_heap){
+                .lays_out = device ? core_heap_lays_out : NULL,
+                .layout = device ? core_heap_layout : NULL,
+                .device = h,
                 .heap_type = h->info.heap.heap_type,
                 .id = h->info.heap.id,
                 .cpu_supported = f & SYSMEM_HEAP_FLAG_CPU_DOMAIN,
