@@ -927,6 +927,14 @@ static const struct test_case cases[] = {
                       "bytes_per_row_divisor 1024 (from 'gpu')"),
         },
         {
+                .name = "the device is never asked to make an image past the per-buffer limit",
+                .participants = {P("gpu", GPU, IFCS({PAIRS(PAIR(XRGB8888, AMD_GFX9_64K_S)), CS(SRGB),
+                                                     MIN_WH(16448, 16448)}))},
+                DEVICE_HEAPS,
+                FAILS("image of 16448x16448 (min_size from 'gpu') cannot fit the limit of 268435456 bytes per buffer "
+                      "even at one byte a pixel"),
+        },
+        {
                 .name = "a device pair is still checked for its colour spaces when sysmem knows the format",
                 .participants = {P("gpu", GPU, IFCS({PAIRS(PAIR(NV12, AMD_GFX9_64K_S)), CS(SRGB)}))},
                 DEVICE_HEAPS,

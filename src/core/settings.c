@@ -534,14 +534,20 @@ static int check_area(const struct core_ifc *e, struct sysmem_size size, struct 
 }
 
 /* A pair only the heap's device lays out: its bytes and row bytes come from the device, and must meet e's. */
-static int device_image(const struct core_ifc *e, const struct core_heap *heap, struct sysmem_size size,
-                        struct sysmem_size req, const struct core_participant *participants, size_t participant_count,
-                        uint32_t *ret_bpr, uint64_t *ret_bytes, struct core_failure *failure) {
+static int device_image(const struct core_ifc *e, const struct core_heap *heap, const struct core_limits *limits,
+                        struct sysmem_size size, struct sysmem_size req, const struct core_participant *participants,
+                        size_t participant_count, uint32_t *ret_bpr, uint64_t *ret_bytes,
+                        struct core_failure *failure) {
         uint64_t bytes = 0;
         uint32_t bpr = 0;
         int r = check_area(e, size, req, participants, participant_count, failure);
         if (r < 0)
                 return r;
+        /* The device makes a buffer to answer: never one past the per-buffer limit at a byte a pixel. */
+        if ((uint64_t)size.width * size.height > limits->max_buffer_bytes)
+                return image_fail(failure, e, size, req, participants, participant_count,
+                                  " cannot fit the limit of %" PRIu64 " bytes per buffer even at one byte a pixel",
+                                  limits->max_buffer_bytes);
         r = heap->layout(heap, e->pixel_format, e->pixel_format_modifier, size, &bytes, &bpr);
         if (r < 0 || bytes == 0)
                 return image_fail(failure, e, size, req, participants, participant_count,
@@ -561,7 +567,8 @@ static int device_image(const struct core_ifc *e, const struct core_heap *heap, 
         return 0;
 }
 
-static int minimum_image(const struct core_ifc *e, const struct core_heap *heap, struct sysmem_size req,
+static int minimum_image(const struct core_ifc *e, const struct core_heap *heap, const struct core_limits *limits,
+                         struct sysmem_size req,
                          const struct core_participant *participants, size_t participant_count,
                          struct sysmem_size *ret_size, uint32_t *ret_bpr, uint64_t *ret_bytes,
                          struct core_failure *failure) {
@@ -586,8 +593,8 @@ static int minimum_image(const struct core_ifc *e, const struct core_heap *heap,
                         core_from(participants, size.width > e->max_size.width ? e->from.max_width : e->from.max_height)
                                 .text);
         if (e->device_only) {
-                int r = device_image(e, heap, size, req, participants, participant_count, ret_bpr, ret_bytes,
-                                     failure);
+                int r = device_image(e, heap, limits, size, req, participants, participant_count, ret_bpr,
+                                     ret_bytes, failure);
                 if (r == 0)
                         *ret_size = size;
                 return r;
@@ -668,8 +675,8 @@ static int choose_sizes(const struct core_accumulator *acc, const struct core_pa
                         struct sysmem_size image = {0, 0};
                         uint32_t bpr = 0;
                         uint64_t bytes = 0;
-                        if ((r = minimum_image(chosen, heap, req, participants, participant_count, &image, &bpr,
-                                               &bytes, failure)) < 0)
+                        if ((r = minimum_image(chosen, heap, limits, req, participants, participant_count, &image,
+                                               &bpr, &bytes, failure)) < 0)
                                 return r;
                         if (i == 0 || (uint64_t)image.width * image.height >
                                               (uint64_t)ret->sizing_image.width * ret->sizing_image.height) {
