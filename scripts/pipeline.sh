@@ -5,7 +5,7 @@
 # Exits 0 only if both pass; 77 (SKIP, with the reason) where no VM can be had; else 1.
 # SYSMEM_PIPELINE_BUILD names the build directory (default: build).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 scripts/install-deps.sh || exit 1
 build=${SYSMEM_PIPELINE_BUILD:-build}
 if [ ! -d "$build" ]; then
