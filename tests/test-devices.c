@@ -18,6 +18,10 @@
 
 #include <sysmem/sysmem-devices.h>
 
+#include "core/core.h"
+#include "core/defaults.h"
+#include "core/format-costs.h"
+
 /* ---- building blobs: struct drm_format_modifier_blob, the u32 formats, then the drm_format_modifier array ---- */
 
 #define HDR_SIZE 24u
@@ -437,6 +441,102 @@ static void test_v4l2_table(void **state) {
 }
 
 /* Not a device: errors, not crashes. */
+/* ---- a vendor's list handed to the core as it is (docs/constraints.md, "Pairs only a device lays out") ---- */
+
+static bool amd_lays_out(const struct core_heap *heap, uint32_t f, uint64_t m) {
+        (void)heap;
+        return f == DRM_FORMAT_XRGB8888 && m == AMD_GFX9_64K_S_X;
+}
+static int amd_layout(const struct core_heap *heap, uint32_t f, uint64_t m, struct sysmem_size size,
+                      uint64_t *ret_bytes, uint32_t *ret_bpr) {
+        (void)heap, (void)f, (void)m;
+        uint32_t w = (size.width + 255) / 256 * 256, h = (size.height + 63) / 64 * 64;
+        *ret_bpr = w * 4;
+        *ret_bytes = (uint64_t)w * 4 * h;
+        return 0;
+}
+
+static int negotiate(const struct sysmem_constraints *const *c, size_t n, const struct core_heap *heaps,
+                     size_t heap_count, struct core_result *result, struct core_failure *failure) {
+        struct core_participant p[4];
+        for (size_t i = 0; i < n; i++)
+                p[i] = (struct core_participant){c[i], i == 0 ? "display" : "gpu"};
+        struct core_config config = {
+                .heaps = heaps, .heap_count = heap_count,
+                .limits = {.max_buffers = 64, .max_buffer_bytes = 256u << 20, .max_collection_bytes = 1u << 30,
+                           .page_size = 4096},
+                .format_costs = core_default_format_costs, .format_cost_count = core_default_format_cost_count};
+        return core_aggregate(p, n, &config, result, failure);
+}
+
+/*
+ * The vendors' blob, unknown modifiers and an unknown format included, is accepted by the core as it is: a
+ * pair sysmem lays out is chosen; a GPU that takes only an AMD tiling gets it from a heap whose device lays it
+ * out, and without one the failure names the pair.
+ */
+static void test_vendor_list_negotiates(void **state) {
+        (void)state;
+        const uint32_t formats[] = {DRM_FORMAT_XRGB8888, DRM_FORMAT_NV12, UNKNOWN_FOURCC};
+        const struct mod_spec mods[] = {
+                {0x7, 0, DRM_FORMAT_MOD_LINEAR},  {0x3, 0, I915_FORMAT_MOD_Y_TILED}, {0x1, 0, AMD_GFX9_64K_S_X},
+                {0x3, 0, NVIDIA_BL_2D},           {0x5, 0, UNKNOWN_MODIFIER},
+        };
+        struct blob b = make_blob(formats, 3, mods, 5);
+        struct sysmem_device_constraints *dc = NULL;
+        assert_int_equal(sysmem_device_constraints_from_in_formats(b.bytes, b.size, &display_usage, &dc), 0);
+        struct sysmem_constraints *disp = sysmem_device_constraints_get(dc);
+        disp->min_buffer_count_for_camping = 1;
+        static const uint32_t srgb[] = {SYSMEM_COLOR_SPACE_SRGB};
+        static const struct sysmem_pixel_format_and_modifier amd_only[] = {{DRM_FORMAT_XRGB8888, AMD_GFX9_64K_S_X}};
+        const struct sysmem_image_format_constraints gpu_ifc = {
+                .pixel_format_and_modifiers = amd_only, .pixel_format_and_modifier_count = 1, .color_spaces = srgb,
+                .color_space_count = 1, .min_size = {1920, 1080}};
+        const struct sysmem_constraints gpu = {.usage = {.vulkan = SYSMEM_VULKAN_IMAGE_USAGE_SAMPLED},
+                                               .min_buffer_count_for_camping = 2,
+                                               .image_format_constraints = &gpu_ifc,
+                                               .image_format_constraint_count = 1};
+        const struct core_heap ram = {.heap_type = SYSMEM_HEAP_SYSTEM_RAM, .cpu_supported = true,
+                                      .ram_supported = true};
+        const struct core_heap heaps[] = {ram, {.heap_type = "drm:amdgpu", .cpu_supported = true,
+                                                .ram_supported = true, .lays_out = amd_lays_out,
+                                                .layout = amd_layout}};
+        struct core_result result;
+        struct core_failure failure;
+
+        /*
+         * The display alone, with a size: nothing fails on the pairs sysmem cannot lay out; the built-in cost
+         * table prefers Intel Y tiling for display usage, which sysmem lays out itself.
+         */
+        for (uint32_t i = 0; i < disp->image_format_constraint_count; i++)
+                ((struct sysmem_image_format_constraints *)&disp->image_format_constraints[i])->min_size =
+                        (struct sysmem_size){1920, 1080};
+        const struct sysmem_constraints *alone[] = {disp};
+        int r = negotiate(alone, 1, heaps, 1, &result, &failure);
+        if (r < 0)
+                fail_msg("%s", failure.message);
+        assert_int_equal(result.settings.image_format_constraints.pixel_format_modifier, I915_FORMAT_MOD_Y_TILED);
+        assert_false(result.device_layout);
+        assert_string_equal(result.settings.buffer_settings.heap.heap_type, SYSMEM_HEAP_SYSTEM_RAM);
+
+        /* With the GPU: only (XRGB8888, AMD) is common; the device heap lays it out. */
+        const struct sysmem_constraints *both[] = {disp, &gpu};
+        r = negotiate(both, 2, heaps, 2, &result, &failure);
+        if (r < 0)
+                fail_msg("%s", failure.message);
+        assert_string_equal(result.settings.buffer_settings.heap.heap_type, "drm:amdgpu");
+        assert_int_equal(result.settings.image_format_constraints.pixel_format, DRM_FORMAT_XRGB8888);
+        assert_int_equal(result.settings.image_format_constraints.pixel_format_modifier, AMD_GFX9_64K_S_X);
+        assert_int_equal(result.settings.buffer_settings.size_bytes, 2048ull * 4 * 1088);
+        assert_true(result.device_layout);
+
+        /* Without that heap the pair drops out, and the failure says which and why. */
+        assert_int_equal(negotiate(both, 2, heaps, 1, &result, &failure), -EINVAL);
+        if (!strstr(failure.message, "cannot lay out (XRGB8888, 0x0200000000001901)"))
+                fail_msg("unclear failure: %s", failure.message);
+        sysmem_device_constraints_free(dc);
+        free(b.bytes);
+}
+
 static void test_not_devices(void **state) {
         (void)state;
         struct sysmem_device_constraints *dc = NULL;
@@ -454,7 +554,7 @@ int main(void) {
                 cmocka_unit_test(test_duplicates),       cmocka_unit_test(test_split),
                 cmocka_unit_test(test_packing_and_limits), cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_lifetime),         cmocka_unit_test(test_v4l2_table),
-                cmocka_unit_test(test_not_devices),
+                cmocka_unit_test(test_not_devices),      cmocka_unit_test(test_vendor_list_negotiates),
         };
         return cmocka_run_group_tests_name("devices", tests, NULL, NULL);
 }
