@@ -99,7 +99,7 @@ static const void *sample_body(const struct wire_schema *s) {
         static struct wire_deadline deadline = {.deadline = 123456789};
         static struct wire_is_alternate_reply is_alternate = {.is_alternate = true};
         static struct wire_set_weak_ok weak_ok = {.for_child_nodes_also = true};
-        static struct wire_attach_lifetime_tracking lifetime = {.server_end = 100, .has_buffers_remaining = true};
+        static struct wire_attach_lifetime_tracking lifetime = {.has_buffers_remaining = true};
         static struct wire_vmo_info_reply vmo_info = {.buffer_collection_id = 9, .buffer_index = 3,
                                                       .has_buffer_index = true, .close_weak_asap = -1};
         static struct wire_diag_request diag_request = {.start_after_id = 2};
@@ -127,10 +127,17 @@ static const void *sample_body(const struct wire_schema *s) {
                                                                .rights_attenuation_mask_count = 1};
         static struct wire_error_body error = {.error = SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
                                                .message = "no common heap"};
+        static const struct sysmem_heap_info heap_infos[] = {
+                {.heap = {.heap_type = "system-ram"}, .flags = SYSMEM_HEAP_FLAG_CPU_DOMAIN, .backend = "memfd"},
+                {.heap = {.heap_type = "drm:vgem"}, .flags = SYSMEM_HEAP_FLAG_DMA_BUF, .max_buffer_bytes = 1u << 26,
+                 .backend = "drm", .device = "/dev/dri/card0"},
+        };
+        static struct wire_heaps_reply heaps_reply = {.heaps = heap_infos, .heap_count = 2};
         static const struct {
                 const char *name;
                 const void *body;
         } bodies[] = {
+                {"heaps_reply", &heaps_reply},
                 {"empty", &empty},
                 {"fd", &fd},
                 {"debug_client_info", &debug},

@@ -354,14 +354,13 @@ static void check_set_weak_ok(const void *a, const void *b) {
 
 static void fill_lifetime(struct sample_fds *s, void *body) {
         struct wire_attach_lifetime_tracking *b = body;
-        b->server_end = sample_fd(s);
+        (void)s;
         b->buffers_remaining = 0; /* a present 0 is a value: "when no buffer is left" */
         b->has_buffers_remaining = true;
 }
 
 static void check_lifetime(const void *a, const void *b) {
         const struct wire_attach_lifetime_tracking *x = a, *y = b;
-        assert_same_file(x->server_end, y->server_end);
         assert_int_equal(x->buffers_remaining, y->buffers_remaining);
         assert_true(y->has_buffers_remaining);
 }

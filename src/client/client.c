@@ -946,18 +946,13 @@ SYSMEM_EXPORT int sysmem_collection_attach_lifetime_tracking(struct sysmem_colle
                                                              int *ret_fd) {
         if (!c || !ret_fd)
                 return -EINVAL;
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return -errno;
-        struct wire_attach_lifetime_tracking body = {
-                .server_end = sv[1], .buffers_remaining = buffers_remaining, .has_buffers_remaining = true};
-        int r = node_oneway(&c->node, WIRE_OP_ATTACH_LIFETIME_TRACKING, &body);
-        close(sv[1]); /* the daemon holds its own copy now; it closing that is the signal */
-        if (r < 0) {
-                close(sv[0]);
-                return r;
-        }
-        *ret_fd = sv[0];
+        /* The daemon makes the pair and keeps the other end; its closing that end is the signal. */
+        struct wire_attach_lifetime_tracking body = {.buffers_remaining = buffers_remaining,
+                                                     .has_buffers_remaining = true};
+        int fd = node_call_fd(&c->node, WIRE_OP_ATTACH_LIFETIME_TRACKING, &body);
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
         return 0;
 }
 

@@ -596,7 +596,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
         if (n->weak) {
                 if (c->weak_client_fd < 0 && !c->weak_signalled) {
                         int sv[2];
-                        if (server_new_socketpair(sv) < 0) {
+                        if (server_new_signal_pair(sv) < 0) {
                                 server_reply_error(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
                                                    SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                                 return -EIO;
@@ -767,7 +767,7 @@ static void node_get_ref(struct node *n, struct wire_msg *m) {
                  */
                 int sv[2];
                 struct stat st;
-                if (server_new_socketpair(sv) < 0) {
+                if (server_new_signal_pair(sv) < 0) {
                         server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
                         return;
                 }
@@ -812,17 +812,26 @@ static void node_attach_lifetime(struct node *n, struct wire_msg *m) {
                           NODE_MAX_LIFETIME_TRACKERS);
                 return;
         }
-        int fd = wire_msg_take_fd(m, req->server_end);
-        if (fd < 0)
+        /*
+         * The daemon makes the pair and keeps its own end, never an fd the client sent: a client's fd could be
+         * the daemon's own peer (a node's socket) and keep the collection alive forever (docs/differences.md).
+         */
+        int sv[2];
+        if (server_new_signal_pair(sv) < 0) {
+                server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                 return;
-        n->lifetime_fds[n->lifetime_count] = fd;
+        }
+        struct wire_fd_body body = {.fd = sv[1]};
+        int r = server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        close(sv[1]);
+        /* Already allocated with few enough buffers (or the reply could not go): nothing to wait for. */
+        if (r < 0 || (n->allocated && c->buffer_count <= req->buffers_remaining)) {
+                close(sv[0]);
+                return;
+        }
+        n->lifetime_fds[n->lifetime_count] = sv[0];
         n->lifetime_remaining[n->lifetime_count] = req->buffers_remaining;
         n->lifetime_count++;
-        /* Already allocated with few enough buffers: nothing to wait for. */
-        if (n->allocated && c->buffer_count <= req->buffers_remaining) {
-                close(fd);
-                n->lifetime_count--;
-        }
 }
 
 /* Messages that may only come before the node is ready for allocation. */

@@ -27,6 +27,24 @@ int server_new_socketpair(int ret_fds[2]) {
         return 0;
 }
 
+int server_new_signal_pair(int ret_fds[2]) {
+        int r = server_new_socketpair(ret_fds);
+        if (r < 0)
+                return r;
+        /*
+         * Nobody ever reads the daemon's end, so nothing may be queued to it: a client that could send fds
+         * into it (its own node sockets, say) would make the daemon hold them, and its objects, forever.
+         * After SHUT_RD the kernel refuses every send from the client end (EPIPE).
+         */
+        if (shutdown(ret_fds[0], SHUT_RD) < 0) {
+                r = -errno;
+                close(ret_fds[0]);
+                close(ret_fds[1]);
+                return r;
+        }
+        return 0;
+}
+
 static int send_body(int fd, uint16_t opcode, uint16_t flags, uint32_t txid, const struct wire_schema *schema,
                      const void *body) {
         uint8_t buf[TX_BUF_SIZE];

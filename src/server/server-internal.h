@@ -166,6 +166,12 @@ void server_send_epitaph(int fd, enum sysmem_error error, const char *message);
 void server_schedule_reap(struct server *server);
 int server_new_socketpair(int ret_fds[2]);
 /*
+ * A pair whose daemon end (ret_fds[0]) only signals (the daemon holds it, and closing it hangs up the other
+ * end): it is shut for reading, so no client can queue data or fds to it (node refs, close_weak_asap,
+ * lifetime tracking).
+ */
+int server_new_signal_pair(int ret_fds[2]);
+/*
  * Receives one message for an object of the given kind and validates it (object, opcode, direction,
  * fds, then the body): 1 with *ret_msg, 0 when the peer closed, -EAGAIN, or -EBADMSG with err set.
  */

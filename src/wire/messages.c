@@ -145,9 +145,8 @@ static const struct wire_field set_weak_ok_fields[] = {
 static const struct wire_schema set_weak_ok_schema = SCHEMA("set_weak_ok", struct wire_set_weak_ok,
                                                             set_weak_ok_fields);
 
+/* Tag 1 (server_end, an fd the client made) is gone: the daemon makes the pair and replies with one end. */
 static const struct wire_field lifetime_fields[] = {
-        {.tag = 1, .type = WIRE_FD, .flags = WIRE_F_REQUIRED, .name = "server_end",
-         .offset = offsetof(struct wire_attach_lifetime_tracking, server_end)},
         {.tag = 2, .type = WIRE_U32, .flags = WIRE_F_REQUIRED | WIRE_F_PRESENCE, .name = "buffers_remaining",
          .offset = offsetof(struct wire_attach_lifetime_tracking, buffers_remaining),
          .count_offset = offsetof(struct wire_attach_lifetime_tracking, has_buffers_remaining)},
@@ -498,7 +497,7 @@ const struct wire_message_def wire_messages[] = {
          &wire_collection_info_schema},
         {WIRE_OP_CHECK_ALL_BUFFERS_ALLOCATED, "CheckAllBuffersAllocated", C, true, &empty_schema, &empty_schema},
         {WIRE_OP_ATTACH_TOKEN, "AttachToken", C, true, &duplicate_schema, &fd_schema},
-        {WIRE_OP_ATTACH_LIFETIME_TRACKING, "AttachLifetimeTracking", C, false, &lifetime_schema, NULL},
+        {WIRE_OP_ATTACH_LIFETIME_TRACKING, "AttachLifetimeTracking", C, true, &lifetime_schema, &fd_schema},
         {WIRE_OP_CREATE_CHILD, "CreateChild", G, true, &create_child_schema, &fd_schema},
         {WIRE_OP_CREATE_CHILDREN_SYNC, "CreateChildrenSync", G, true, &duplicate_sync_schema,
          &duplicate_sync_reply_schema},

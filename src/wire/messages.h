@@ -162,8 +162,7 @@ struct wire_set_weak_ok {
 };
 
 struct wire_attach_lifetime_tracking {
-        int server_end;             /* required: the daemon closes it when the condition holds */
-        uint32_t buffers_remaining; /* required (0 is a value) */
+        uint32_t buffers_remaining; /* required (0 is a value); the reply's fd hangs up when it holds */
         bool has_buffers_remaining;
 };
 
