@@ -134,10 +134,50 @@ static void test_fd_cycles(void **state) {
         h_daemon_stop(&d);
 }
 
+/*
+ * BindSharedCollection serves the new collection at once: a client that keeps a copy of the token fd (a
+ * dup, or one it passed on and never closed) does not hold it up. What it sent on the token before the bind
+ * is handled first; the token's socket is closed.
+ */
+static void test_bind_shared_with_token_copy(void **state) {
+        (void)state;
+        struct h_daemon d;
+        h_daemon_start(&d, NULL);
+        int baseline = h_daemon_settled_fds(&d);
+        struct sysmem_allocator *a = h_connect(&d, "binder");
+        struct sysmem_token *t = NULL;
+        assert_int_equal(sysmem_allocator_allocate_shared(a, &t), 0);
+        assert_int_equal(sysmem_node_set_name(sysmem_token_node(t), 5, "named-before-bind"), 0);
+        int copy = dup(sysmem_node_get_fd(sysmem_token_node(t)));
+        assert_true(copy >= 0);
+        struct sysmem_collection *c = NULL;
+        assert_int_equal(sysmem_allocator_bind_shared(a, t, &c), 0);
+        struct sysmem_constraints k = h_cpu_constraints(SYSMEM_CPU_USAGE_WRITE_OFTEN, 1, 4096);
+        assert_int_equal(sysmem_collection_set_constraints(c, &k), 0);
+        struct sysmem_collection_info *info = NULL;
+        int64_t start = h_now_ms();
+        int r = h_wait_allocated(c, H_TIMEOUT_MS, &info);
+        if (r < 0)
+                fail_msg("the bound collection was not served while a copy of the token is open: %s", strerror(-r));
+        print_message("allocated %lld ms after the bind, with a copy of the token still open\n",
+                      (long long)(h_now_ms() - start));
+        sysmem_collection_info_free(info);
+        /* The token's socket is closed by the daemon: the copy reads end-of-file. */
+        assert_true(h_poll_readable(copy, H_TIMEOUT_MS));
+        char byte;
+        assert_int_equal(read(copy, &byte, 1), 0);
+        close(copy);
+        sysmem_collection_close(c);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(&d, baseline);
+        h_daemon_stop(&d);
+}
+
 int main(void) {
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_fd_cycles, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_bind_shared_with_token_copy, h_setup_no_daemon, h_teardown),
         };
         return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }

@@ -1037,25 +1037,9 @@ static void node_handle(struct node *n, struct wire_msg *m) {
         }
 }
 
-/* The client closed its end: a clean exit after Release, a bind completing, or a failure. */
+/* The client closed its end: a clean exit after Release, or a failure. */
 static void node_closed(struct node *n) {
         struct collection *c = n->collection;
-        if (n->pending_bind_fd >= 0 && !n->released) {
-                int fd = take_fd(&n->pending_bind_fd);
-                struct allocator_conn *a = n->pending_bind_allocator;
-                n->pending_bind_allocator = NULL;
-                node_detach_fd(n);
-                n->kind = NODE_COLLECTION;
-                if (a && a->has_debug_info) {
-                        util_strlcpy(n->debug_name, a->debug_name, sizeof n->debug_name);
-                        n->debug_id = a->debug_id;
-                }
-                if (node_attach_fd(n, fd) < 0) {
-                        close(fd);
-                        node_fail(n, SYSMEM_ERROR_NO_MEMORY, "could not serve the bound collection");
-                }
-                return;
-        }
         if (n->released) {
                 node_detach_fd(n);
                 n->orphaned = true;
@@ -1091,6 +1075,55 @@ static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdat
                 wire_msg_free(m);
         }
         return 0;
+}
+
+/* The token's node, now a collection served on the socket BindSharedCollection made. */
+static void node_become_bound(struct node *n) {
+        int fd = take_fd(&n->pending_bind_fd);
+        struct allocator_conn *a = n->pending_bind_allocator;
+        n->pending_bind_allocator = NULL;
+        node_detach_fd(n); /* closes the token's socket: every copy of its client end sees the hang-up */
+        n->kind = NODE_COLLECTION;
+        if (a && a->has_debug_info) {
+                util_strlcpy(n->debug_name, a->debug_name, sizeof n->debug_name);
+                n->debug_id = a->debug_id;
+        }
+        if (node_attach_fd(n, fd) < 0) {
+                close(fd);
+                node_fail(n, SYSMEM_ERROR_NO_MEMORY, "could not serve the bound collection");
+        }
+}
+
+void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
+        struct server *s = n->collection->server;
+        n->pending_bind_fd = fd;
+        n->pending_bind_allocator = a;
+        /*
+         * What the client sent on the token before it asked for the bind is queued on the token's socket
+         * already: handle it first (as Fuchsia does), then serve the collection at once, whoever still holds
+         * a copy of the token fd. A client writing on the token concurrently cannot keep this going.
+         */
+        for (int i = 0;; i++) {
+                if (n->dead || n->collection->dead)
+                        return; /* node_fail closed the pending fd with the token's */
+                if (i == BIND_DRAIN_MAX) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                                  "more than %d messages queued on the token at BindSharedCollection", BIND_DRAIN_MAX);
+                        return;
+                }
+                struct wire_msg *m = NULL;
+                char err[320];
+                int r = server_receive(s, n->fd, node_object_kind(n), &m, err, sizeof err);
+                if (r == -EAGAIN || r == 0)
+                        break;
+                if (r < 0) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s", err);
+                        return;
+                }
+                node_handle(n, m);
+                wire_msg_free(m);
+        }
+        node_become_bound(n);
 }
 
 struct node *server_find_token_by_peer_fd(struct server *s, int fd) {

@@ -203,6 +203,12 @@ void collection_arm_stuck_timer(struct collection *c, uint64_t deadline_usec);
 struct node *collection_find_node_ref(struct collection *c, int fd);
 struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_index);
 struct node *server_find_token_by_peer_fd(struct server *server, int fd);
+/*
+ * BindSharedCollection on token n: handles the messages queued on the token (at most BIND_DRAIN_MAX, else the
+ * node fails), then serves the node as a collection on fd (the daemon's end; taken) and closes the token.
+ */
+#define BIND_DRAIN_MAX 1024
+void node_bind_shared(struct node *n, int fd, struct allocator_conn *a);
 struct node *node_new(struct collection *collection, struct node *parent, enum node_kind kind, int fd);
 int node_attach_fd(struct node *node, int fd);
 void node_free(struct node *node);

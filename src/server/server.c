@@ -328,17 +328,15 @@ static void allocator_bind_shared(struct allocator_conn *a, struct wire_msg *m) 
                 server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
                 return;
         }
-        /*
-         * The token turns into a collection once every copy of its client end is closed, so the
-         * messages already queued on it are handled first (as Fuchsia does).
-         */
-        token->pending_bind_fd = sv[0];
-        token->pending_bind_allocator = a;
         struct wire_fd_body body = {.fd = sv[1]};
         int r = server_reply(a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
         close(sv[1]);
-        if (r < 0)
+        if (r < 0) {
+                close(sv[0]);
                 node_fail(token, SYSMEM_ERROR_UNSPECIFIED, "BindSharedCollection reply could not be sent");
+                return;
+        }
+        node_bind_shared(token, sv[0], a);
 }
 
 static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
