@@ -2,9 +2,10 @@
 # shellcheck shell=sh
 # vm-init.sh: /init of the throw-away VM that scripts/vm-run.sh boots (see docs/vm.md).
 # It runs in a busybox-static initramfs: loads the kernel modules listed in /etc/vm-modules
-# (already in dependency order), mounts the host's / read-only over 9p, builds the usual
-# pseudo filesystems inside it, mounts the writable shares, chroots to run the command that
-# vm-run.sh wrote into the control share, reports its exit status and powers off.
+# (already in dependency order; one line each, "NAME [PARAM=VALUE...]" with the parameters
+# for insmod), mounts the host's / read-only over 9p, builds the usual pseudo filesystems
+# inside it, mounts the writable shares, chroots to run the command that vm-run.sh wrote
+# into the control share, reports its exit status and powers off.
 # Lines it prints that start with @@VM-...-NONCE@@ are read by vm-run.sh; everything the
 # command prints goes to the console unchanged.
 
@@ -33,10 +34,14 @@ fail() {
 }
 
 failed_modules=
-while read -r mod; do
+# The parameters are split into words (vm-run.sh allows no spaces or quotes in them), not globbed.
+set -f
+while read -r mod params; do
 	[ -n "$mod" ] || continue
-	insmod "/lib/modules/$mod.ko" || failed_modules="$failed_modules $mod"
+	# shellcheck disable=SC2086
+	insmod "/lib/modules/$mod.ko" $params || failed_modules="$failed_modules $mod${params:+($params)}"
 done </etc/vm-modules
+set +f
 [ -z "$failed_modules" ] || info "modules that failed to load:$failed_modules"
 # Without unix_diag, NETLINK_SOCK_DIAG for AF_UNIX fails and the daemon cannot validate tokens.
 [ -d /sys/module/unix_diag ] || fail "unix_diag is not loaded (NETLINK_SOCK_DIAG for AF_UNIX)"
@@ -67,10 +72,16 @@ while read -r tag path; do
 	mount -t 9p -o "$p9,cache=mmap" "$tag" "$r$path" || fail "cannot mount share $path"
 done <$ctl/shares
 
-# One line for the caller: which devices the tests can count on.
+# One line for the caller: which devices the tests can count on, then every further video node.
 present=
 missing=
-for dev in dma_heap/system udmabuf dri/card0 dri/card1 video0; do
+others=
+i=1
+while [ $i -lt 64 ]; do
+	[ ! -e /sys/class/video4linux/video$i ] || others="$others video$i"
+	i=$((i + 1))
+done
+for dev in dma_heap/system udmabuf dri/card0 dri/card1 video0 $others; do
 	if [ -e "$r/dev/$dev" ]; then
 		what=
 		case $dev in
@@ -87,7 +98,7 @@ for dev in dma_heap/system udmabuf dri/card0 dri/card1 video0; do
 			done
 			what="(${drv##*/})"
 			;;
-		video0) what="($(cat /sys/class/video4linux/video0/name))" ;;
+		video*) what="($(cat "/sys/class/video4linux/$dev/name"))" ;;
 		esac
 		present="$present /dev/$dev$what"
 	else

@@ -72,6 +72,44 @@ modules=(9p 9pnet_virtio unix_diag vgem virtio_gpu vivid)
 read -r -a extra_modules <<<"${SYSMEM_VM_MODULES:-}"
 modules+=("${extra_modules[@]}")
 
+# Module parameters, given to insmod: vivid makes two instances, 0 single-planar (video0 is
+# vivid-000-vid-cap) and 1 multi-planar (vivid-001-vid-cap). SYSMEM_VM_MODULE_PARAMS changes them:
+# words "MODULE:PARAM=VALUE", each further "PARAM=VALUE" for the same module; a parameter
+# replaces the default of that name, "PARAM=" (empty) removes it.
+default_module_params='vivid:n_devs=2 multiplanar=1,2'
+declare -A mod_params=() # module name (with _ for -) -> "PARAM=VALUE ..."
+add_module_params() {
+	local words word m='' name have p pname found out param_re="^([A-Za-z0-9_-]+)=[^\"']*\$"
+	read -r -a words <<<"$1"
+	for word in "${words[@]}"; do
+		if [[ $word =~ ^([A-Za-z0-9_-]+):(.*)$ ]]; then
+			m=${BASH_REMATCH[1]//-/_}
+			word=${BASH_REMATCH[2]}
+			[ -n "$word" ] || continue
+		fi
+		if [ -z "$m" ] || ! [[ $word =~ $param_re ]]; then
+			say "SYSMEM_VM_MODULE_PARAMS: '$word' is not MODULE:PARAM=VALUE, or PARAM=VALUE after one (no quotes)"
+			exit 2
+		fi
+		name=${BASH_REMATCH[1]//-/_}
+		read -r -a have <<<"${mod_params[$m]:-}"
+		out=() found=''
+		for p in "${have[@]}"; do
+			pname=${p%%=*}
+			if [ "${pname//-/_}" = "$name" ]; then
+				found=1
+				[ -z "${word#*=}" ] || out+=("$word")
+			else
+				out+=("$p")
+			fi
+		done
+		[ -n "$found" ] || [ -z "${word#*=}" ] || out+=("$word")
+		mod_params[$m]=${out[*]}
+	done
+}
+add_module_params "$default_module_params"
+add_module_params "${SYSMEM_VM_MODULE_PARAMS:-}"
+
 # ---- tools on this machine -------------------------------------------------------------
 # Installs Debian packages (as root, unless SYSMEM_VM_NO_INSTALL is set); returns non-zero
 # when that is not possible or fails.
@@ -233,6 +271,18 @@ add_module() {
 	mod_order+=("${mod_path[$m]}")
 }
 for m in "${modules[@]}"; do add_module "$m"; done
+for m in "${!mod_params[@]}"; do
+	[ -z "${mod_params[$m]}" ] || [ -n "${mod_seen[$m]:-}" ] ||
+		say "parameters for $m (${mod_params[$m]}) are not used: it is not loaded (SYSMEM_VM_MODULES)"
+done
+# The lines of /etc/vm-modules: "NAME [PARAM=VALUE...]", in load order.
+mod_lines=()
+for f in "${mod_order[@]}"; do
+	name=${f##*/}
+	name=${name%%.ko*}
+	line="$name ${mod_params[${name//-/_}]:-}"
+	mod_lines+=("${line% }")
+done
 
 busybox=${SYSMEM_VM_BUSYBOX:-/bin/busybox}
 busybox_static() { [ -x "$busybox" ] && { LC_ALL=C ldd "$busybox" 2>&1 || true; } | grep -q 'not a dynamic'; }
@@ -242,7 +292,7 @@ busybox_static || skip "a static busybox ($busybox, package busybox-static) is n
 # The initramfs is named after everything that goes into it, so a change rebuilds it.
 initrd_key=$({
 	cat "$init_script"
-	printf '%s\n' "$kver" "${mod_order[@]}"
+	printf '%s\n' "$kver" "${mod_order[@]}" "${mod_lines[@]}"
 	sha256sum <"$busybox"
 } | sha256sum | cut -c1-16)
 initrd=$kdir/initrd-$initrd_key.cpio.gz
@@ -260,7 +310,7 @@ build_initrd() {
 	cp "$init_script" "$stage/init"
 	chmod 755 "$stage/init"
 	mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
-	: >"$stage/etc/vm-modules"
+	printf '%s\n' "${mod_lines[@]}" >"$stage/etc/vm-modules"
 	for f in "${mod_order[@]}"; do
 		name=${f##*/}
 		name=${name%%.ko*}
@@ -271,7 +321,6 @@ build_initrd() {
 		*.ko.gz) gzip -dc "$moddir/$f" >"$out" ;;
 		*) cp "$moddir/$f" "$out" ;;
 		esac || { rm -rf "$tmp"; skip "cannot decompress $f"; }
-		echo "$name" >>"$stage/etc/vm-modules"
 	done
 	(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) \
 		>"$tmp/initrd" || { rm -rf "$tmp"; skip "cannot build the initramfs"; }
