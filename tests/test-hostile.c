@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,11 +176,145 @@ static void test_bind_shared_with_token_copy(void **state) {
         h_daemon_stop(&d);
 }
 
+/* Runs $SYSMEMD with args to completion (bounded); its exit status, or -1. */
+static int run_sysmemd(const char *const *args, char *out, size_t out_size) {
+        int pipefd[2];
+        assert_int_equal(pipe(pipefd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(pipefd[1], 2);
+                close(pipefd[0]);
+                const char *argv[16] = {getenv("SYSMEMD")};
+                for (int i = 0; args[i] && i < 14; i++)
+                        argv[i + 1] = args[i];
+                alarm(10);
+                execv(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        ssize_t n = 0, k;
+        while (n < (ssize_t)out_size - 1 && (k = read(pipefd[0], out + n, out_size - 1 - (size_t)n)) > 0)
+                n += k;
+        out[n > 0 ? n : 0] = 0;
+        close(pipefd[0]);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A second sysmemd on a socket another one serves refuses to start; the first stays reachable. */
+static void test_second_daemon_refused(void **state) {
+        (void)state;
+        struct h_daemon d;
+        h_daemon_start(&d, NULL);
+        char out[1024];
+        const char *args[] = {"--socket", d.socket, NULL};
+        int status = run_sysmemd(args, out, sizeof out);
+        if (status != 1 || !strstr(out, "another server is accepting connections on it"))
+                fail_msg("the second sysmemd: status %d, said: %s", status, out);
+        struct stat st;
+        assert_int_equal(stat(d.socket, &st), 0); /* not deleted by the one that refused */
+        served(&d, "after a second daemon tried");
+        h_daemon_stop(&d);
+}
+
+/* The socket's mode is set, not taken from the umask: 0666 under umask 000 too, or --socket-mode. */
+static void test_socket_mode(void **state) {
+        (void)state;
+        mode_t old = umask(0);
+        struct h_daemon d;
+        h_daemon_start(&d, NULL);
+        struct stat st;
+        assert_int_equal(stat(d.socket, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0666);
+        h_daemon_stop(&d);
+        const char *args[] = {"--socket-mode", "0600", NULL};
+        h_daemon_start(&d, args);
+        assert_int_equal(stat(d.socket, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        h_daemon_stop(&d);
+        umask(old);
+}
+
+/* CPU seconds a process has used (utime + stime). */
+static double cpu_seconds(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "re");
+        assert_non_null(f);
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')');
+        assert_non_null(p);
+        unsigned long utime = 0, stime = 0;
+        /* After ") ": state, then 10 fields, then utime and stime (fields 14 and 15). */
+        assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime), 2);
+        return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int count_lines_with(const char *path, const char *needle) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -1;
+        char line[2048];
+        int n = 0;
+        while (fgets(line, sizeof line, f))
+                n += strstr(line, needle) != NULL;
+        fclose(f);
+        return n;
+}
+
+/*
+ * Out of fds, accept() fails with EMFILE and the pending connection stays queued: the daemon must pause
+ * accepting instead of spinning and logging each failure, and recover once fds are free again.
+ */
+static void test_out_of_fds(void **state) {
+        (void)state;
+        struct rlimit saved;
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        struct rlimit low = {64, saved.rlim_max}; /* the soft limit: the hard one could not be raised back */
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        struct h_daemon d;
+        const char *args[] = {"--max-connections", "1000", "--log-level", "warning", NULL};
+        h_daemon_start_logged(&d, args);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+        enum { CONNS = 120 };
+        int conns[CONNS];
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        assert_true(strlen(d.socket) < sizeof sa.sun_path);
+        memcpy(sa.sun_path, d.socket, strlen(d.socket) + 1);
+        for (int i = 0; i < CONNS; i++) {
+                conns[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+                assert_true(conns[i] >= 0);
+                assert_int_equal(connect(conns[i], (struct sockaddr *)&sa, sizeof sa), 0);
+        }
+        double before = cpu_seconds(d.pid);
+        usleep(1500 * 1000);
+        double used = cpu_seconds(d.pid) - before;
+        int warnings = count_lines_with(d.log, "pausing new connections");
+        print_message("out of fds for 1.5 s: %.2f CPU-s used, %d warnings logged\n", used, warnings);
+        assert_true(h_daemon_alive(&d));
+        if (used > 0.5)
+                fail_msg("the daemon spun while out of fds: %.2f CPU-s in 1.5 s", used);
+        if (warnings < 1 || warnings > 2)
+                fail_msg("%d warnings about accept failures in 1.5 s (want 1, at most one per 10 s)", warnings);
+        for (int i = 0; i < CONNS; i++)
+                close(conns[i]);
+        served(&d, "after the fds came back");
+        h_daemon_stop(&d);
+}
+
 int main(void) {
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_fd_cycles, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_bind_shared_with_token_copy, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_second_daemon_refused, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_socket_mode, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_out_of_fds, h_setup_no_daemon, h_teardown),
         };
         return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }

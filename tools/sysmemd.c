@@ -19,6 +19,8 @@ static void usage(FILE *f) {
                    "Negotiates and allocates shared buffer collections for the processes that connect.\n\n"
                    "  -s, --socket PATH             listen here (default: $SYSMEM_SOCKET, else\n"
                    "                                $XDG_RUNTIME_DIR/sysmem-0, else /run/sysmem/socket)\n"
+                   "      --socket-mode MODE        the socket's mode, octal (default 0666: the directory\n"
+                   "                                decides who may connect); not applied to an activated socket\n"
                    "  -l, --log-level LEVEL         error, warning, info (default) or debug\n"
                    "  -v, --verbose                 same as --log-level debug\n"
                    "      --max-buffer-bytes N      largest buffer (default 268435456)\n"
@@ -36,7 +38,8 @@ static void usage(FILE *f) {
                    "                                e.g. 'system-ram,dma-heap:*' or '*,-drm:*'; docs/heaps.md)\n"
                    "  -c, --config FILE             options from FILE first, one 'name = value' (or 'name')\n"
                    "                                per line, '#' comments; the command line overrides\n"
-                   "  -h, --help\n\n"
+                   "  -h, --help\n"
+                   "      --version\n\n"
                    "With systemd socket activation (LISTEN_FDS) the passed socket is served instead.\n");
 }
 
@@ -176,6 +179,8 @@ int main(int argc, char **argv) {
         enum {
                 OPT_FORMAT_COSTS = 0x80, /* below OPT_MAX_BUFFER: not a number */
                 OPT_HEAPS,
+                OPT_SOCKET_MODE,
+                OPT_VERSION,
                 OPT_MAX_BUFFER = 0x100,
                 OPT_MAX_COLLECTION,
                 OPT_MAX_TOTAL,
@@ -201,10 +206,13 @@ int main(int argc, char **argv) {
                 {"format-costs", required_argument, NULL, OPT_FORMAT_COSTS},
                 {"heaps", required_argument, NULL, OPT_HEAPS},
                 {"config", required_argument, NULL, 'c'},
+                {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+                {"version", no_argument, NULL, OPT_VERSION},
                 {0},
         };
         struct sysmem_server_limits limits = {0};
         const char *path_opt = NULL, *format_costs = NULL, *heaps = NULL;
+        long socket_mode = -1;
         enum sysmem_log_level level = SYSMEM_LOG_INFO;
         const char *config = config_path(argc, argv);
         if (config && !(argv = config_argv(config, argc, argv, &argc)))
@@ -224,6 +232,18 @@ int main(int argc, char **argv) {
                 case 's':
                         path_opt = optarg;
                         break;
+                case OPT_SOCKET_MODE: {
+                        char *end;
+                        socket_mode = strtol(optarg, &end, 8);
+                        if (end == optarg || *end || socket_mode < 0 || socket_mode > 0777) {
+                                fprintf(stderr, "sysmemd: --socket-mode %s: not an octal mode\n", optarg);
+                                return 2;
+                        }
+                        break;
+                }
+                case OPT_VERSION:
+                        printf("sysmemd %s\n", SYSMEM_VERSION);
+                        return 0;
                 case 'l':
                         if (!strcmp(optarg, "error"))
                                 level = SYSMEM_LOG_ERROR;
@@ -305,6 +325,7 @@ int main(int argc, char **argv) {
         }
 
         char path[PATH_MAX] = "";
+        struct stat own = {0};
         int n = sd_listen_fds(1);
         if (n < 0) {
                 fprintf(stderr, "sysmemd: socket activation: %s\n", strerror(-n));
@@ -321,8 +342,15 @@ int main(int argc, char **argv) {
                 r = socket_path(path_opt, path, sizeof path);
                 if (r >= 0)
                         r = sysmem_server_listen(server, path);
+                if (r >= 0 && socket_mode >= 0 && chmod(path, (mode_t)socket_mode) < 0)
+                        r = -errno;
+                if (r >= 0 && stat(path, &own) < 0)
+                        r = -errno;
                 if (r < 0) {
-                        fprintf(stderr, "sysmemd: cannot listen on %s: %s\n", path, strerror(-r));
+                        fprintf(stderr, "sysmemd: cannot listen on %s: %s\n", path,
+                                r == -EADDRINUSE ? "another server is accepting connections on it (or it is not a "
+                                                   "socket)"
+                                                 : strerror(-r));
                         sysmem_server_free(server);
                         return 1;
                 }
@@ -332,7 +360,9 @@ int main(int argc, char **argv) {
         r = sysmem_server_run(server, true);
         (void)sd_notify(0, "STOPPING=1");
         sysmem_server_free(server);
-        if (n == 0 && path[0])
+        /* Only our own socket: another server may have bound the path after someone removed ours. */
+        struct stat now;
+        if (n == 0 && path[0] && lstat(path, &now) == 0 && now.st_ino == own.st_ino && now.st_dev == own.st_dev)
                 (void)unlink(path);
         if (r < 0) {
                 fprintf(stderr, "sysmemd: event loop failed: %s\n", strerror(-r));

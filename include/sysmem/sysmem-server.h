@@ -58,7 +58,12 @@ int sysmem_server_set_heaps(struct sysmem_server *server, const char *selection,
 /* Copies up to capacity heap descriptions into ret, in preference order; returns how many heaps there are. */
 size_t sysmem_server_get_heaps(struct sysmem_server *server, struct sysmem_heap_info *ret, size_t capacity);
 
-/* Binds and listens on path (a stale socket file there is replaced). */
+/*
+ * Binds and listens on path, with mode 0666 whatever the umask (who may connect is decided by the
+ * directory's permissions; chmod(2) the path to narrow it). A stale socket file there is replaced;
+ * -EADDRINUSE when another server is accepting connections on it, or when something other than a
+ * socket is there.
+ */
 int sysmem_server_listen(struct sysmem_server *server, const char *path);
 /* Serves an already listening SOCK_SEQPACKET socket (socket activation); takes ownership. */
 int sysmem_server_listen_fd(struct sysmem_server *server, int fd);

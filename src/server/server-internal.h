@@ -45,11 +45,18 @@ struct server {
         bool exiting;
 };
 
+/* The mode sysmem_server_listen() gives its socket: anyone who can reach the directory may connect. */
+#define SERVER_SOCKET_MODE 0666
+
 struct listener {
         struct list_link link;
         struct server *server;
         int fd;
         sd_event_source *source;
+        sd_event_source *resume; /* while accepting is paused (out of fds): re-enables source */
+        uint64_t paused_at_us;
+        uint64_t last_warning_us; /* accept failures are logged at most every LISTENER_WARN_INTERVAL_US */
+        uint64_t failures_since_warning;
 };
 
 struct allocator_conn {

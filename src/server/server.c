@@ -444,12 +444,51 @@ static int add_connection(struct server *s, int fd) {
         return 0;
 }
 
+#define LISTENER_PAUSE_US (250 * 1000)          /* how long accepting pauses when the daemon is out of fds */
+#define LISTENER_WARN_INTERVAL_US (10 * 1000 * 1000) /* at most one warning about it in this time */
+
+static int listener_resume(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct listener *l = userdata;
+        l->resume = sd_event_source_unref(l->resume);
+        (void)sd_event_source_set_enabled(l->source, SD_EVENT_ON);
+        return 0;
+}
+
+/*
+ * accept() failed for want of fds or memory: the pending connection stays queued and the listener stays
+ * readable, so accepting again at once would spin. Pause for a while (the queue waits in the kernel, up to
+ * its backlog), then try again; warn once per interval with the count of failures in between.
+ */
+static void listener_pause(struct listener *l, int error) {
+        struct server *s = l->server;
+        uint64_t now = 0;
+        (void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+        l->failures_since_warning++;
+        if (l->last_warning_us == 0 || now - l->last_warning_us >= LISTENER_WARN_INTERVAL_US) {
+                log_warning("accept: %s: pausing new connections for %d ms (%llu failures since the last warning; "
+                            "%u connections open)",
+                            strerror(error), LISTENER_PAUSE_US / 1000,
+                            (unsigned long long)l->failures_since_warning, s->connection_count);
+                l->last_warning_us = now;
+                l->failures_since_warning = 0;
+        }
+        if (l->resume)
+                return;
+        if (sd_event_add_time_relative(s->event, &l->resume, CLOCK_MONOTONIC, LISTENER_PAUSE_US, 0, listener_resume,
+                                       l) < 0)
+                return; /* cannot pause: stay on, the next attempt will tell */
+        (void)sd_event_source_set_enabled(l->source, SD_EVENT_OFF);
+        l->paused_at_us = now;
+}
+
 static int listener_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         struct listener *l = userdata;
         for (int i = 0; i < 16; i++) {
                 int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (c < 0) {
-                        if (errno != EAGAIN && errno != EINTR)
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                                listener_pause(l, errno);
+                        else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                                 log_warning("accept: %s", strerror(errno));
                         break;
                 }
@@ -661,6 +700,7 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
                 reap(s->reaper, s);
         list_for_each_safe(l, &s->listeners, struct listener, link) {
                 list_remove(&l->link);
+                sd_event_source_disable_unref(l->resume);
                 sd_event_source_disable_unref(l->source);
                 close(l->fd);
                 free(l);
@@ -703,6 +743,19 @@ SYSMEM_EXPORT int sysmem_server_listen_fd(struct sysmem_server *ss, int fd) {
         return 0;
 }
 
+/* 1 when a server accepts connections at sa, 0 when nobody does (a stale file), or -errno. */
+static int socket_is_served(const struct sockaddr_un *sa) {
+        int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (probe < 0)
+                return -errno;
+        int r = connect(probe, (const struct sockaddr *)sa, sizeof *sa);
+        int e = errno;
+        close(probe);
+        if (r == 0 || e == EAGAIN) /* EAGAIN: its backlog is full, but it is alive */
+                return 1;
+        return e == ECONNREFUSED || e == ENOENT ? 0 : -e;
+}
+
 SYSMEM_EXPORT int sysmem_server_listen(struct sysmem_server *ss, const char *path) {
         if (!ss || !path)
                 return -EINVAL;
@@ -713,11 +766,22 @@ SYSMEM_EXPORT int sysmem_server_listen(struct sysmem_server *ss, const char *pat
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        /* Replace a stale socket file, but never a regular file someone put there. */
+        /* Replace a stale socket file, but never a regular file, nor a socket another server answers on. */
         struct stat st;
-        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+                int r = socket_is_served(&sa);
+                if (r != 0) {
+                        close(fd);
+                        return r > 0 ? -EADDRINUSE : r;
+                }
                 (void)unlink(path);
-        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0) {
+        }
+        /*
+         * The mode is set, not left to the umask: created 0600 (bind takes the socket inode's mode), then
+         * opened to SERVER_SOCKET_MODE once it is listening. Who may connect is decided by the directory.
+         */
+        if (fchmod(fd, 0600) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+            listen(fd, SOMAXCONN) < 0 || chmod(path, SERVER_SOCKET_MODE) < 0) {
                 int r = -errno;
                 close(fd);
                 return r;
