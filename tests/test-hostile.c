@@ -307,6 +307,33 @@ static void test_out_of_fds(void **state) {
         h_daemon_stop(&d);
 }
 
+/* A client's name with a newline cannot forge a log line: control characters are escaped. */
+static void test_log_injection(void **state) {
+        (void)state;
+        struct h_daemon d;
+        const char *args[] = {"--log-level", "warning", NULL};
+        h_daemon_start_logged(&d, args);
+        struct sysmem_allocator *a = h_connect(&d, "injector");
+        struct sysmem_token *t = NULL;
+        assert_int_equal(sysmem_allocator_allocate_shared(a, &t), 0);
+        const char *evil = "cam\n<3>sysmemd[error]: FORGED by a client";
+        assert_int_equal(sysmem_node_set_debug_client_info(sysmem_token_node(t), evil, 1), 0);
+        assert_int_equal(sysmem_node_sync(sysmem_token_node(t)), 0);
+        sysmem_token_close(t); /* closing without Release fails the collection: a warning naming the token */
+        const char *escaped[] = {"cam\\x0a<3>sysmemd[error]: FORGED by a client", NULL};
+        if (!h_daemon_log_wait(&d, escaped, H_TIMEOUT_MS))
+                fail_msg("the daemon did not log the name escaped (log: %s)", d.log);
+        FILE *f = fopen(d.log, "re");
+        assert_non_null(f);
+        char line[4096];
+        while (fgets(line, sizeof line, f))
+                if (!strncmp(line, "<3>sysmemd[error]: FORGED", 25))
+                        fail_msg("a client forged a log line: %s", line);
+        fclose(f);
+        sysmem_allocator_free(a);
+        h_daemon_stop(&d);
+}
+
 int main(void) {
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
@@ -315,6 +342,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_second_daemon_refused, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_socket_mode, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_out_of_fds, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_log_injection, h_setup_no_daemon, h_teardown),
         };
         return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }

@@ -190,7 +190,7 @@ run 3 --socket "$tmp/plain-file" && has "a file that is not a socket" "cannot re
 out=$(env -u SYSMEM_SOCKET XDG_RUNTIME_DIR="$tmp/xdg" "$ctl" list 2>&1)
 status=$?
 if [ "$status" -eq 3 ]; then
-        has "\$XDG_RUNTIME_DIR/sysmem-0 without \$SYSMEM_SOCKET" "cannot reach sysmemd at $tmp/xdg/sysmem-0: " "$out"
+        has "\$XDG_RUNTIME_DIR/sysmem-0 without \$SYSMEM_SOCKET" "cannot reach sysmemd at $tmp/xdg/sysmem-0 or /run/sysmem/socket: " "$out"
 else
         bad "list with \$XDG_RUNTIME_DIR: exit status $status, expected 3" "$out"
 fi

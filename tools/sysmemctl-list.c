@@ -16,6 +16,7 @@
 
 #include <sysmem/sysmem.h>
 
+#include "common/socket-path.h"
 #include "core/names.h"
 #include "sysmemctl-list.h"
 #include "wire/messages.h"
@@ -52,34 +53,6 @@ static void listing_free(struct listing *l) {
 }
 
 /* The same order of places as libsysmem and sysmemd (docs/protocol.md, "Connecting"). */
-static int socket_path(const char *opt, char *buf, size_t size) {
-        const char *e;
-        int n;
-        if (opt)
-                n = snprintf(buf, size, "%s", opt);
-        else if ((e = getenv("SYSMEM_SOCKET")) && *e)
-                n = snprintf(buf, size, "%s", e);
-        else if ((e = getenv("XDG_RUNTIME_DIR")) && *e)
-                n = snprintf(buf, size, "%s/sysmem-0", e);
-        else
-                n = snprintf(buf, size, "/run/sysmem/socket");
-        return n >= 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
-}
-
-static int connect_daemon(const char *path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        strcpy(sa.sun_path, path); /* socket_path() kept it within sun_path */
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        return fd;
-}
-
 static int64_t now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -730,12 +703,22 @@ int sysmemctl_list(int argc, char **argv) {
                 fprintf(stderr, "sysmemctl list: unexpected argument '%s'\n", argv[optind]);
                 return EXIT_USAGE;
         }
-        char path[sizeof((struct sockaddr_un *)0)->sun_path];
-        if (socket_path(socket_opt, path, sizeof path) < 0) {
-                fprintf(stderr, "sysmemctl list: the socket path is longer than %zu bytes\n", sizeof path - 1);
+        char path[SOCKET_PATH_MAX] = "";
+        int fd = socket_path_connect(socket_opt, path); /* the lookup order of common/socket-path.h */
+        if (fd == -ENAMETOOLONG) {
+                fprintf(stderr, "sysmemctl list: the socket path is longer than %d bytes\n", SOCKET_PATH_MAX - 1);
                 return EXIT_USAGE;
         }
-        int fd = connect_daemon(path);
+        if (fd < 0 && !socket_opt) {
+                /* Every place of the lookup order was tried: name them all. */
+                char tried[SOCKET_PATH_CANDIDATES][SOCKET_PATH_MAX];
+                int n = socket_path_candidates(tried, SOCKET_PATH_CANDIDATES);
+                fprintf(stderr, "sysmemctl: cannot reach sysmemd at ");
+                for (int i = 0; i < n; i++)
+                        fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", tried[i]);
+                fprintf(stderr, ": %s\n", strerror(-fd));
+                return EXIT_UNREACHABLE;
+        }
         if (fd < 0) {
                 fprintf(stderr, "sysmemctl: cannot reach sysmemd at %s: %s\n", path, strerror(-fd));
                 return EXIT_UNREACHABLE;

@@ -14,6 +14,8 @@
 
 #include <sysmem/sysmem-server.h>
 
+#include "common/socket-path.h"
+
 static void usage(FILE *f) {
         fprintf(f, "Usage: sysmemd [OPTIONS]\n"
                    "Negotiates and allocates shared buffer collections for the processes that connect.\n\n"
@@ -53,16 +55,17 @@ static int parse_u64(const char *s, uint64_t *ret) {
         return 0;
 }
 
+/* --socket, else the first candidate of the lookup order every client uses (common/socket-path.h). */
 static int socket_path(const char *opt, char *buf, size_t size) {
-        const char *e;
         if (opt)
                 return snprintf(buf, size, "%s", opt) < (int)size ? 0 : -ENAMETOOLONG;
-        if ((e = getenv("SYSMEM_SOCKET")) && *e)
-                return snprintf(buf, size, "%s", e) < (int)size ? 0 : -ENAMETOOLONG;
-        if ((e = getenv("XDG_RUNTIME_DIR")) && *e)
-                return snprintf(buf, size, "%s/sysmem-0", e) < (int)size ? 0 : -ENAMETOOLONG;
-        (void)mkdir("/run/sysmem", 0755);
-        return snprintf(buf, size, "/run/sysmem/socket") < (int)size ? 0 : -ENAMETOOLONG;
+        char candidates[SOCKET_PATH_CANDIDATES][SOCKET_PATH_MAX];
+        int n = socket_path_candidates(candidates, 1);
+        if (n < 0)
+                return n;
+        if (!strcmp(candidates[0], SOCKET_PATH_SYSTEM))
+                (void)mkdir(SOCKET_PATH_SYSTEM_DIR, 0755);
+        return snprintf(buf, size, "%s", candidates[0]) < (int)size ? 0 : -ENAMETOOLONG;
 }
 
 /*

@@ -30,7 +30,10 @@ int sysmem_error_to_errno(enum sysmem_error error);
 
 /* ---- allocator ---- */
 
-/* path NULL: $SYSMEM_SOCKET, else $XDG_RUNTIME_DIR/sysmem-0, else /run/sysmem/socket. */
+/*
+ * path NULL: $SYSMEM_SOCKET alone when it is set; else the first of $XDG_RUNTIME_DIR/sysmem-0 (a session
+ * daemon) and /run/sysmem/socket (the system daemon) that accepts a connection (docs/protocol.md, §1.1).
+ */
 int sysmem_allocator_connect(const char *path, struct sysmem_allocator **ret_allocator);
 /* Takes ownership of fd, a connected SOCK_SEQPACKET socket whose peer is a sysmem server. */
 int sysmem_allocator_from_fd(int fd, struct sysmem_allocator **ret_allocator);

@@ -14,6 +14,7 @@
 
 #include <sysmem/sysmem.h>
 
+#include "common/socket-path.h"
 #include "common/errors.h"
 #include "common/macros.h"
 #include "common/util.h"
@@ -368,37 +369,12 @@ static int object_release(struct sysmem_node *n) {
 
 /* ---- allocator ---- */
 
-static int default_socket_path(char *buf, size_t size) {
-        const char *e = getenv("SYSMEM_SOCKET");
-        if (e && *e)
-                return snprintf(buf, size, "%s", e) < (int)size ? 0 : -ENAMETOOLONG;
-        e = getenv("XDG_RUNTIME_DIR");
-        if (e && *e)
-                return snprintf(buf, size, "%s/sysmem-0", e) < (int)size ? 0 : -ENAMETOOLONG;
-        return snprintf(buf, size, "/run/sysmem/socket") < (int)size ? 0 : -ENAMETOOLONG;
-}
-
 SYSMEM_EXPORT int sysmem_allocator_connect(const char *path, struct sysmem_allocator **ret_allocator) {
         if (!ret_allocator)
                 return -EINVAL;
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (path) {
-                if (strlen(path) >= sizeof sa.sun_path)
-                        return -ENAMETOOLONG;
-                strcpy(sa.sun_path, path);
-        } else {
-                int r = default_socket_path(sa.sun_path, sizeof sa.sun_path);
-                if (r < 0)
-                        return r;
-        }
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        int fd = socket_path_connect(path, NULL); /* path NULL: the lookup order of common/socket-path.h */
         if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
+                return fd;
         return sysmem_allocator_from_fd(fd, ret_allocator);
 }
 
