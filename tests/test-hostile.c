@@ -5,13 +5,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -176,8 +180,8 @@ static void test_bind_shared_with_token_copy(void **state) {
         h_daemon_stop(&d);
 }
 
-/* Runs $SYSMEMD with args to completion (bounded); its exit status, or -1. */
-static int run_sysmemd(const char *const *args, char *out, size_t out_size) {
+/* Runs $SYSMEMD with args to completion (bounded), with preload (may be NULL) as LD_PRELOAD; its exit status, or -1. */
+static int run_sysmemd_preloaded(const char *const *args, const char *preload, char *out, size_t out_size) {
         int pipefd[2];
         assert_int_equal(pipe(pipefd), 0);
         pid_t pid = fork();
@@ -185,6 +189,14 @@ static int run_sysmemd(const char *const *args, char *out, size_t out_size) {
         if (pid == 0) {
                 dup2(pipefd[1], 2);
                 close(pipefd[0]);
+                if (preload) {
+                        setenv("LD_PRELOAD", preload, 1);
+                        /* Under ASan, its runtime must come first; the shim is not instrumented. */
+                        char asan[512];
+                        const char *o = getenv("ASAN_OPTIONS");
+                        snprintf(asan, sizeof asan, "%s%sverify_asan_link_order=0", o ? o : "", o && *o ? ":" : "");
+                        setenv("ASAN_OPTIONS", asan, 1);
+                }
                 const char *argv[16] = {getenv("SYSMEMD")};
                 for (int i = 0; args[i] && i < 14; i++)
                         argv[i + 1] = args[i];
@@ -201,6 +213,28 @@ static int run_sysmemd(const char *const *args, char *out, size_t out_size) {
         int status = 0;
         assert_int_equal(waitpid(pid, &status, 0), pid);
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_sysmemd(const char *const *args, char *out, size_t out_size) {
+        return run_sysmemd_preloaded(args, NULL, out, out_size);
+}
+
+/* Without unix_diag every token would silently be "unknown": the daemon refuses to start, saying why. */
+static void test_no_sock_diag(void **state) {
+        (void)state;
+        const char *shim = getenv("SYSMEM_TEST_PRELOAD_NO_SOCK_DIAG");
+        if (!shim)
+                fail_msg("SYSMEM_TEST_PRELOAD_NO_SOCK_DIAG is not set: run through meson test");
+        char dir[] = "/tmp/sysmem-no-diag-XXXXXX", path[128], out[2048];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/socket", dir);
+        const char *args[] = {"--socket", path, NULL};
+        int status = run_sysmemd_preloaded(args, shim, out, sizeof out);
+        if (status != 1 || !strstr(out, "load the unix_diag module"))
+                fail_msg("sysmemd without sock_diag: status %d, said: %s", status, out);
+        struct stat st;
+        assert_true(stat(path, &st) < 0); /* it never listened */
+        rmdir(dir);
 }
 
 /* A second sysmemd on a socket another one serves refuses to start; the first stays reachable. */
@@ -334,6 +368,328 @@ static void test_log_injection(void **state) {
         h_daemon_stop(&d);
 }
 
+/* ---- replies a client does not read (issue 10): queued in order, bounded, and a clear epitaph past the bound ---- */
+
+/* Sends one header-only request without blocking: 0, -EAGAIN when the socket is full, or -errno. */
+static int send_request(int fd, uint16_t opcode, uint32_t txid) {
+        uint8_t buf[WIRE_HEADER_SIZE];
+        h_wire_header(buf, sizeof buf, opcode, 0, txid, 0);
+        return send(fd, buf, sizeof buf, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/*
+ * Sends two-way requests (header only) with txids first, first + 1, ... without reading anything, until
+ * count went or the socket stayed full for wait_ms (the daemon stopped reading). Returns how many went.
+ */
+static uint32_t send_requests(int fd, uint16_t opcode, uint32_t first, uint32_t count, int wait_ms) {
+        uint32_t sent = 0;
+        while (sent < count) {
+                int r = send_request(fd, opcode, first + sent);
+                if (r == -EAGAIN) {
+                        struct pollfd p = {.fd = fd, .events = POLLOUT};
+                        if (poll(&p, 1, wait_ms) <= 0 || !(p.revents & POLLOUT))
+                                break;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                sent++;
+        }
+        return sent;
+}
+
+static uint32_t send_syncs(int fd, uint32_t first, uint32_t count, int wait_ms) {
+        return send_requests(fd, WIRE_OP_SYNC, first, count, wait_ms);
+}
+
+/* Bytes this end sent that the daemon has not read yet. */
+static int unread_by_daemon(int fd) {
+        int v = -1;
+        assert_int_equal(ioctl(fd, SIOCOUTQ, &v), 0);
+        return v;
+}
+
+/* Waits (bounded) until the daemon has read everything sent on fd, or has stopped reading (backpressure). */
+static int daemon_read_settled(int fd) {
+        int last = unread_by_daemon(fd), still = 0;
+        for (int64_t end = h_now_ms() + H_TIMEOUT_MS; h_now_ms() < end && last > 0 && still < 6;) {
+                usleep(50 * 1000);
+                int now = unread_by_daemon(fd);
+                still = now == last ? still + 1 : 0;
+                last = now;
+        }
+        return last;
+}
+
+struct rx_msg {
+        uint16_t opcode, flags;
+        uint32_t txid, nfds;
+        uint32_t error;
+        char text[H_MESSAGE_SIZE];
+};
+
+/* Reads one message within timeout_ms: 1, 0 at end-of-file, or -errno. Fds are closed; error bodies decoded. */
+static int read_message(int fd, int timeout_ms, struct rx_msg *m) {
+        static uint8_t buf[1 << 17];
+        int fds[WIRE_MAX_FDS];
+        uint32_t nfds = 0;
+        ssize_t n = -ECONNRESET;
+        /* The daemon closed its end with requests unread: the kernel says so once, ahead of the rest. */
+        for (int i = 0; i < 2 && n == -ECONNRESET; i++) {
+                if (!h_poll_readable(fd, timeout_ms))
+                        return -ETIMEDOUT;
+                n = wire_recv(fd, buf, sizeof buf, fds, WIRE_MAX_FDS, &nfds);
+        }
+        if (n <= 0)
+                return (int)n;
+        memset(m, 0, sizeof *m);
+        if (wire_peek_header(buf, (size_t)n, &m->opcode, &m->flags, &m->txid, &m->nfds) < 0)
+                return -EBADMSG;
+        if (m->opcode == WIRE_OP_EPITAPH || (m->flags & WIRE_FLAG_ERROR)) {
+                struct wire_limits limits = {.max_message_bytes = sizeof buf, .max_fds = WIRE_MAX_FDS,
+                                             .max_array_elements = 1024};
+                struct wire_msg *msg = NULL;
+                char err[256];
+                if (wire_decode(&wire_error_schema, buf, (size_t)n, fds, nfds, &limits, &msg, err, sizeof err) < 0)
+                        fail_msg("an undecodable error body: %s", err);
+                const struct wire_error_body *body = msg->body;
+                m->error = body->error;
+                snprintf(m->text, sizeof m->text, "%s", body->message ? body->message : "");
+                wire_msg_free(msg);
+        } else {
+                for (uint32_t i = 0; i < nfds; i++)
+                        close(fds[i]);
+        }
+        return 1;
+}
+
+/*
+ * Reads replies to opcode with txids 1, 2, ... in order (a gap is a dropped reply), at most max of them,
+ * until something else comes: returns how many, with that message in *other (opcode 0: none, or EOF).
+ */
+static uint32_t read_replies(int fd, uint16_t opcode, uint32_t max, struct rx_msg *other) {
+        uint32_t got = 0;
+        memset(other, 0, sizeof *other);
+        while (got < max) {
+                int r = read_message(fd, H_TIMEOUT_MS, other);
+                if (r == 0) {
+                        memset(other, 0, sizeof *other);
+                        return got;
+                }
+                if (r < 0)
+                        fail_msg("reading after %u replies: %s", got, strerror(-r));
+                if (other->opcode != opcode)
+                        return got;
+                if (other->flags != WIRE_FLAG_REPLY || other->txid != got + 1)
+                        fail_msg("reply %u to opcode %u has txid %u (flags %#x): one was dropped or reordered",
+                                 got + 1, opcode, other->txid, other->flags);
+                got++;
+                memset(other, 0, sizeof *other);
+        }
+        return got;
+}
+
+static uint32_t read_syncs(int fd, uint32_t max, struct rx_msg *other) {
+        return read_replies(fd, WIRE_OP_SYNC, max, other);
+}
+
+/* The next message is the epitaph, naming why, and then the socket ends. */
+static void expect_epitaph_then_eof(int fd, const struct rx_msg *m, const char *needle) {
+        if (m->opcode != WIRE_OP_EPITAPH)
+                fail_msg("expected the epitaph, got opcode %u (txid %u)", m->opcode, m->txid);
+        if (!strstr(m->text, needle))
+                fail_msg("the epitaph does not say '%s': %s", needle, m->text);
+        struct rx_msg after;
+        int r = read_message(fd, H_TIMEOUT_MS, &after);
+        if (r != 0)
+                fail_msg("after the epitaph: %s (opcode %u)", r < 0 ? strerror(-r) : "another message", after.opcode);
+}
+
+/*
+ * A client floods Syncs on one collection and reads nothing: the daemon stops reading its requests
+ * (backpressure), serves everyone else, and after the stall time fails that collection with an epitaph
+ * that says why. The client gets every reply the daemon sent, in order, then the epitaph, then EOF.
+ */
+static void test_flood_without_reading(void **state) {
+        (void)state;
+        struct h_daemon d;
+        const char *args[] = {"--log-level", "warning", NULL};
+        h_daemon_start_logged(&d, args);
+        int baseline = h_daemon_settled_fds(&d);
+        struct sysmem_allocator *a = h_connect(&d, "flooder");
+        struct sysmem_collection *c = NULL;
+        assert_int_equal(sysmem_allocator_allocate_non_shared(a, &c), 0);
+        int fd = sysmem_node_get_fd(sysmem_collection_node(c));
+        int64_t start = h_now_ms();
+        uint32_t sent = send_syncs(fd, 1, 5000, 500);
+        print_message("the flooder got %u of 5000 Syncs in before the daemon stopped reading them\n", sent);
+        assert_true(sent < 5000);
+        served(&d, "while a client floods");
+        const char *why[] = {"does not read its replies", NULL};
+        if (!h_daemon_log_wait(&d, why, 20000))
+                fail_msg("the daemon never failed the flooder");
+        int64_t failed_after = h_now_ms() - start;
+        assert_true(h_daemon_alive(&d));
+        struct rx_msg m;
+        uint32_t replies = read_syncs(fd, UINT32_MAX, &m);
+        expect_epitaph_then_eof(fd, &m, "does not read its replies");
+        assert_int_equal(m.error, SYSMEM_ERROR_PROTOCOL_DEVIATION);
+        print_message("failed %lld ms after the flood began; %u replies in order, then the epitaph: %s\n",
+                      (long long)failed_after, replies, m.text);
+        assert_true(replies > 0 && replies < sent);
+        sysmem_collection_close(c);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(&d, baseline);
+        print_message("daemon fds: %d before, %d after\n", baseline, h_fd_count(d.pid));
+        h_daemon_stop(&d);
+}
+
+/* More Syncs than the socket holds, then every reply read: all of them, in order, none dropped. */
+static void test_replies_queue_in_order(void **state) {
+        (void)state;
+        struct h_daemon d;
+        h_daemon_start(&d, NULL);
+        int baseline = h_daemon_settled_fds(&d);
+        struct sysmem_allocator *a = h_connect(&d, "slow reader");
+        struct sysmem_collection *c = NULL;
+        assert_int_equal(sysmem_allocator_allocate_non_shared(a, &c), 0);
+        int fd = sysmem_node_get_fd(sysmem_collection_node(c));
+        uint32_t sent = send_syncs(fd, 1, 500, 1000);
+        int unread = daemon_read_settled(fd);
+        print_message("sent %u Syncs without reading; %d bytes of them left unread by the daemon\n", sent, unread);
+        assert_true(sent >= 400);
+        struct rx_msg m;
+        uint32_t replies = read_syncs(fd, sent, &m);
+        if (replies != sent)
+                fail_msg("%u of %u Sync replies, then opcode %u", replies, sent, m.opcode);
+        assert_false(h_poll_readable(fd, 200));
+        assert_int_equal(sysmem_node_sync(sysmem_collection_node(c)), 0);
+        print_message("all %u replies arrived in order\n", replies);
+        sysmem_collection_close(c);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(&d, baseline);
+        h_daemon_stop(&d);
+}
+
+/*
+ * WaitForAllBuffersAllocated is answered while the collection's socket is full of Sync replies the client
+ * has not read: the answer waits behind them and arrives last, with the buffer.
+ */
+static void test_wait_reply_behind_full_socket(void **state) {
+        (void)state;
+        struct h_daemon d;
+        /* A queue that never fills in this test: whatever the socket's size, the daemon reads every Sync. */
+        const char *args[] = {"--max-queued-replies", "2048", NULL};
+        h_daemon_start(&d, args);
+        int baseline = h_daemon_settled_fds(&d);
+        struct sysmem_allocator *a = h_connect(&d, "waiter");
+        struct sysmem_token *t = NULL, *dup = NULL;
+        struct sysmem_collection *c = NULL, *c2 = NULL;
+        assert_int_equal(sysmem_allocator_allocate_shared(a, &t), 0);
+        assert_int_equal(sysmem_token_duplicate(t, SYSMEM_RIGHTS_SAME, &dup), 0);
+        assert_int_equal(sysmem_token_bind(t, &c), 0);
+        struct sysmem_constraints k = h_cpu_constraints(SYSMEM_CPU_USAGE_WRITE_OFTEN, 1, 4096);
+        assert_int_equal(sysmem_collection_set_constraints(c, &k), 0);
+        int fd = sysmem_node_get_fd(sysmem_collection_node(c));
+        const uint32_t wait_txid = 1000000;
+        assert_int_equal(send_request(fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, wait_txid), 0);
+        uint32_t sent = send_syncs(fd, 1, 400, 1000);
+        assert_int_equal(sent, 400);
+        /* Every Sync is answered (into the socket, then the queue) before the allocation can happen. */
+        assert_int_equal(daemon_read_settled(fd), 0);
+        assert_int_equal(sysmem_token_bind(dup, &c2), 0);
+        assert_int_equal(sysmem_collection_set_constraints(c2, &k), 0);
+        struct sysmem_collection_info *info = NULL;
+        assert_int_equal(h_wait_allocated(c2, H_TIMEOUT_MS, &info), 0);
+        sysmem_collection_info_free(info);
+        struct rx_msg m;
+        uint32_t replies = read_syncs(fd, sent, &m);
+        if (replies != sent)
+                fail_msg("%u of %u Sync replies, then opcode %u", replies, sent, m.opcode);
+        int r = read_message(fd, H_TIMEOUT_MS, &m);
+        if (r != 1)
+                fail_msg("no WaitForAllBuffersAllocated reply after the Syncs: %s", r < 0 ? strerror(-r) : "EOF");
+        if (m.opcode != WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED || m.txid != wait_txid || m.flags != WIRE_FLAG_REPLY)
+                fail_msg("expected the WaitForAllBuffersAllocated reply, got opcode %u txid %u flags %#x: %s",
+                         m.opcode, m.txid, m.flags, m.text);
+        assert_true(m.nfds >= 1);
+        assert_false(h_poll_readable(fd, 200));
+        print_message("the allocation reply (%u fds) came last, after %u unread Sync replies\n", m.nfds, replies);
+        sysmem_collection_close(c);
+        sysmem_collection_close(c2);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(&d, baseline);
+        h_daemon_stop(&d);
+}
+
+/*
+ * Past the hard limit the object fails at once: with --max-queued-replies 4 the daemon stops reading at
+ * 2 queued, and three WaitForAllBuffersAllocated answers on top overflow it.
+ */
+static void test_queue_limit_fails_at_once(void **state) {
+        (void)state;
+        struct h_daemon d;
+        const char *args[] = {"--max-queued-replies", "4", NULL};
+        h_daemon_start(&d, args);
+        int baseline = h_daemon_settled_fds(&d);
+        struct sysmem_allocator *a = h_connect(&d, "overflow");
+        struct sysmem_token *t = NULL, *dup = NULL;
+        struct sysmem_collection *c = NULL, *c2 = NULL;
+        assert_int_equal(sysmem_allocator_allocate_shared(a, &t), 0);
+        assert_int_equal(sysmem_token_duplicate(t, SYSMEM_RIGHTS_SAME, &dup), 0);
+        assert_int_equal(sysmem_token_bind(t, &c), 0);
+        struct sysmem_constraints k = h_cpu_constraints(SYSMEM_CPU_USAGE_WRITE_OFTEN, 1, 4096);
+        assert_int_equal(sysmem_collection_set_constraints(c, &k), 0);
+        int fd = sysmem_node_get_fd(sysmem_collection_node(c));
+        for (uint32_t i = 0; i < 3; i++)
+                assert_int_equal(send_request(fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, 1000000 + i), 0);
+        uint32_t sent = send_syncs(fd, 1, 5000, 500);
+        int unread = daemon_read_settled(fd);
+        print_message("%u Syncs sent; the daemon stopped reading with %d bytes unread\n", sent, unread);
+        assert_true(unread > 0);
+        int64_t start = h_now_ms();
+        assert_int_equal(sysmem_token_bind(dup, &c2), 0);
+        assert_int_equal(sysmem_collection_set_constraints(c2, &k), 0);
+        struct rx_msg m;
+        uint32_t replies = read_syncs(fd, UINT32_MAX, &m);
+        expect_epitaph_then_eof(fd, &m, "the limit is 4 replies");
+        print_message("%u replies in order, then the epitaph %lld ms after the allocation: %s\n", replies,
+                      (long long)(h_now_ms() - start), m.text);
+        assert_true(h_daemon_alive(&d));
+        sysmem_collection_close(c);
+        sysmem_collection_close(c2);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(&d, baseline);
+        h_daemon_stop(&d);
+}
+
+/* The same on an allocator connection: flooded with GetHeaps and never read, it is closed after its epitaph. */
+static void test_allocator_flood_without_reading(void **state) {
+        (void)state;
+        struct h_daemon d;
+        const char *args[] = {"--log-level", "warning", NULL};
+        h_daemon_start_logged(&d, args);
+        int baseline = h_daemon_settled_fds(&d);
+        struct sysmem_allocator *a = h_connect(&d, "allocator flooder");
+        int fd = sysmem_allocator_get_fd(a);
+        int64_t start = h_now_ms();
+        uint32_t sent = send_requests(fd, WIRE_OP_GET_HEAPS, 1, 5000, 500);
+        assert_true(sent < 5000);
+        served(&d, "while an allocator floods");
+        const char *why[] = {"allocator 'allocator flooder'", "does not read its replies", NULL};
+        if (!h_daemon_log_wait(&d, why, 20000))
+                fail_msg("the daemon never closed the flooding allocator connection");
+        int64_t failed_after = h_now_ms() - start;
+        struct rx_msg m;
+        uint32_t replies = read_replies(fd, WIRE_OP_GET_HEAPS, UINT32_MAX, &m);
+        expect_epitaph_then_eof(fd, &m, "does not read its replies");
+        print_message("%u GetHeaps sent; closed %lld ms later; %u replies in order, then the epitaph\n", sent,
+                      (long long)failed_after, replies);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(&d, baseline);
+        h_daemon_stop(&d);
+}
+
 int main(void) {
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
@@ -343,6 +699,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_socket_mode, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_out_of_fds, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_log_injection, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_no_sock_diag, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_flood_without_reading, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_replies_queue_in_order, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_wait_reply_behind_full_socket, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_queue_limit_fails_at_once, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_allocator_flood_without_reading, h_setup_no_daemon, h_teardown),
         };
         return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }

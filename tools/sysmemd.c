@@ -16,6 +16,11 @@
 
 #include "common/socket-path.h"
 
+/* Where the installed format cost table is (meson: SYSCONFDIR/sysmem/format-costs.txt). */
+#ifndef SYSMEM_FORMAT_COSTS_PATH
+#define SYSMEM_FORMAT_COSTS_PATH "/etc/sysmem/format-costs.txt"
+#endif
+
 static void usage(FILE *f) {
         fprintf(f, "Usage: sysmemd [OPTIONS]\n"
                    "Negotiates and allocates shared buffer collections for the processes that connect.\n\n"
@@ -33,8 +38,12 @@ static void usage(FILE *f) {
                    "      --max-collections-per-connection N   (default 256)\n"
                    "      --max-nodes-per-collection N         (default 256)\n"
                    "      --max-message-bytes N     largest inbound message (default 131072)\n"
-                   "      --format-costs FILE       format preferences (default: the built-in table, which\n"
-                   "                                data/format-costs.txt also holds)\n"
+                   "      --max-queued-replies N    replies waiting on one object for its client to read\n"
+                   "                                them; past it the object fails (default 64)\n"
+                   "      --max-queued-bytes N      the same, in bytes (default 262144)\n"
+                   "      --format-costs FILE       format preferences (default: the installed table,\n"
+                   "                                " SYSMEM_FORMAT_COSTS_PATH ",\n"
+                   "                                if it exists, else the built-in one it copies)\n"
                    "      --heaps LIST              heaps to allocate from: comma-separated patterns over heap\n"
                    "                                names, '-PATTERN' removes (default '*': every heap found;\n"
                    "                                e.g. 'system-ram,dma-heap:*' or '*,-drm:*'; docs/heaps.md)\n"
@@ -192,6 +201,8 @@ int main(int argc, char **argv) {
                 OPT_MAX_COLLS_PER_CONN,
                 OPT_MAX_NODES,
                 OPT_MAX_MSG,
+                OPT_MAX_QUEUED,
+                OPT_MAX_QUEUED_BYTES,
         };
         static const struct option opts[] = {
                 {"socket", required_argument, NULL, 's'},
@@ -206,6 +217,8 @@ int main(int argc, char **argv) {
                 {"max-collections-per-connection", required_argument, NULL, OPT_MAX_COLLS_PER_CONN},
                 {"max-nodes-per-collection", required_argument, NULL, OPT_MAX_NODES},
                 {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
+                {"max-queued-replies", required_argument, NULL, OPT_MAX_QUEUED},
+                {"max-queued-bytes", required_argument, NULL, OPT_MAX_QUEUED_BYTES},
                 {"format-costs", required_argument, NULL, OPT_FORMAT_COSTS},
                 {"heaps", required_argument, NULL, OPT_HEAPS},
                 {"config", required_argument, NULL, 'c'},
@@ -291,6 +304,12 @@ int main(int argc, char **argv) {
                 case OPT_MAX_MSG:
                         limits.max_message_bytes = (uint32_t)v;
                         break;
+                case OPT_MAX_QUEUED:
+                        limits.max_queued_replies = (uint32_t)v;
+                        break;
+                case OPT_MAX_QUEUED_BYTES:
+                        limits.max_queued_bytes = (uint32_t)v;
+                        break;
                 case OPT_FORMAT_COSTS:
                         format_costs = optarg;
                         break;
@@ -316,6 +335,9 @@ int main(int argc, char **argv) {
                 return 1;
         }
         sysmem_server_set_log_level(server, level);
+        /* The installed table unless told otherwise; only its absence means the built-in one. */
+        if (!format_costs && (access(SYSMEM_FORMAT_COSTS_PATH, F_OK) == 0 || errno != ENOENT))
+                format_costs = SYSMEM_FORMAT_COSTS_PATH;
         if (format_costs && load_format_costs(server, format_costs) < 0) {
                 sysmem_server_free(server);
                 return 2;
@@ -359,7 +381,7 @@ int main(int argc, char **argv) {
                 }
         }
         fprintf(stderr, "<6>sysmemd[info]: listening on %s\n", n > 0 ? "the activated socket" : path);
-        (void)sd_notify(0, "READY=1\nSTATUS=serving");
+        (void)sd_notifyf(0, "READY=1\nSTATUS=serving on %s", n > 0 ? "the activated socket" : path);
         r = sysmem_server_run(server, true);
         (void)sd_notify(0, "STOPPING=1");
         sysmem_server_free(server);

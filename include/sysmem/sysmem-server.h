@@ -25,6 +25,12 @@ struct sysmem_server_limits {
         uint64_t max_buffer_bytes;               /* one buffer (256 MiB) */
         uint64_t max_collection_bytes;           /* one collection (1 GiB) */
         uint64_t max_total_bytes;                /* every live collection together (8 GiB) */
+        /*
+         * Replies and events waiting on one object's socket for its client to read what the socket already
+         * holds (64 messages, 256 KiB); past either the object fails. Requests are left unread while half is.
+         */
+        uint32_t max_queued_replies;
+        uint32_t max_queued_bytes;
 };
 
 enum sysmem_log_level {
@@ -34,6 +40,10 @@ enum sysmem_log_level {
         SYSMEM_LOG_DEBUG = 3,
 };
 
+/*
+ * -EPROTONOSUPPORT (logged) when the kernel cannot say which socket a Unix socket is connected to
+ * (NETLINK_SOCK_DIAG for AF_UNIX, the unix_diag module): tokens could not be validated.
+ */
 int sysmem_server_new(const struct sysmem_server_limits *limits /* NULL: defaults */,
                       struct sysmem_server **ret_server);
 void sysmem_server_free(struct sysmem_server *server);

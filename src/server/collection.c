@@ -91,11 +91,15 @@ static int stuck_timer_fired(sd_event_source *src, uint64_t usec, void *userdata
         return 0;
 }
 
+/* The client reads none of its replies (endpoint.c): the node fails, as for any deviation. */
+static void node_overflowed(void *owner, const char *reason) {
+        node_fail(owner, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s", reason);
+}
+
 int node_attach_fd(struct node *n, int fd) {
-        int r = sd_event_add_io(n->collection->server->event, &n->source, fd, EPOLLIN, node_io, n);
+        int r = endpoint_attach(&n->ep, fd);
         if (r < 0)
                 return r;
-        n->fd = fd;
         n->ino = 0; /* looked up by node_ino() on first need: most nodes are never searched for */
         return 0;
 }
@@ -103,7 +107,7 @@ int node_attach_fd(struct node *n, int fd) {
 /* The inode of the node's server end; an fstat per node at creation cost every Duplicate a syscall. */
 static ino_t node_ino(struct node *n) {
         struct stat st;
-        if (n->ino == 0 && n->fd >= 0 && fstat(n->fd, &st) == 0)
+        if (n->ino == 0 && n->ep.fd >= 0 && fstat(n->ep.fd, &st) == 0)
                 n->ino = st.st_ino;
         return n->ino;
 }
@@ -115,7 +119,7 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
         n->collection = c;
         n->parent = parent;
         n->kind = kind;
-        n->fd = -1;
+        endpoint_init(&n->ep, c->server, node_io, node_overflowed, n);
         n->node_ref_fd = n->node_ref_client_fd = -1;
         n->pending_bind_fd = -1;
         n->rights_mask = SYSMEM_RIGHTS_SAME;
@@ -148,10 +152,7 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
 
 /* Stops serving the node's socket; the node may stay in the tree (orphan) or be removed later. */
 static void node_detach_fd(struct node *n) {
-        n->source = sd_event_source_disable_unref(n->source);
-        if (n->fd >= 0)
-                close(n->fd);
-        n->fd = -1;
+        endpoint_close(&n->ep); /* what the client has not read yet (its epitaph) still reaches it */
         if (n->pending_bind_fd >= 0)
                 close(n->pending_bind_fd);
         n->pending_bind_fd = -1;
@@ -242,12 +243,12 @@ static void node_fail_one(struct node *n, enum sysmem_error error, const char *m
         if (n->dead)
                 return;
         n->dead = true;
-        if (n->fd >= 0) {
+        if (n->ep.fd >= 0) {
                 for (uint32_t i = 0; i < n->pending_wait_count; i++)
-                        server_reply_error(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, n->pending_waits[i], error,
+                        server_reply_error(&n->ep, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, n->pending_waits[i], error,
                                            message);
                 n->pending_wait_count = 0;
-                server_send_epitaph(n->fd, error, message);
+                server_send_epitaph(&n->ep, error, message);
         }
         node_detach_fd(n);
         /*
@@ -408,7 +409,7 @@ static void allocation_deliver(struct collection *c, const struct allocate_verdi
                 struct node *n = v->pruned[i];
                 if (n->dead || !n->visible)
                         continue;
-                if (n->fd >= 0) {
+                if (n->ep.fd >= 0) {
                         for (uint32_t w = 0; w < n->pending_wait_count; w++)
                                 if (collection_send_info(c, n, n->pending_waits[w]) < 0)
                                         log_debug("collection %llu: could not deliver buffers to '%s'",
@@ -584,7 +585,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                                          strerror(-fd));
                                 log_error("collection %llu: %s", (unsigned long long)c->id, msg);
                                 /* Answer the wait, or it would hang: this participant gets no buffers. */
-                                server_reply_error(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                                server_reply_error(&n->ep, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
                                                    SYSMEM_ERROR_NO_MEMORY, msg);
                                 return -EIO;
                         }
@@ -597,7 +598,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                 if (c->weak_client_fd < 0 && !c->weak_signalled) {
                         int sv[2];
                         if (server_new_signal_pair(sv) < 0) {
-                                server_reply_error(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                                server_reply_error(&n->ep, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
                                                    SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                                 return -EIO;
                         }
@@ -608,7 +609,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                         /* The signal was given already: hand out an end that is hung up from the start. */
                         int sv[2];
                         if (server_new_socketpair(sv) < 0) {
-                                server_reply_error(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
+                                server_reply_error(&n->ep, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid,
                                                    SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                                 return -EIO;
                         }
@@ -625,7 +626,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
                 .buffer_collection_id = c->id,
                 .close_weak_asap = weak_fd,
         };
-        int r = server_reply(n->fd, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid, &wire_collection_info_schema, &info);
+        int r = server_reply(&n->ep, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, txid, &wire_collection_info_schema, &info);
         if (weak_fd >= 0 && weak_fd != c->weak_client_fd)
                 close(weak_fd);
         return r;
@@ -641,7 +642,7 @@ static bool check_node_capacity(struct node *n, uint16_t op, uint32_t txid, uint
         char msg[160];
         snprintf(msg, sizeof msg, "the collection would exceed its limit of %u nodes",
                  s->limits.max_nodes_per_collection);
-        server_reply_error(n->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
+        server_reply_error(&n->ep, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
         return false;
 }
 
@@ -684,11 +685,11 @@ static struct node *reply_new_child(struct node *n, struct wire_msg *m, enum nod
         struct node *child = NULL;
         int fd = node_new_child(n, kind, mask, &child);
         if (fd < 0) {
-                server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, strerror(-fd));
+                server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, strerror(-fd));
                 return NULL;
         }
         struct wire_fd_body body = {.fd = fd};
-        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        server_reply(&n->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
         close(fd);
         return child;
 }
@@ -720,7 +721,7 @@ static void reply_new_children(struct node *n, struct wire_msg *m) {
                 return;
         }
         struct wire_duplicate_sync_reply body = {.tokens = fds, .token_count = made};
-        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        server_reply(&n->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
         for (uint32_t i = 0; i < made; i++)
                 close(fds[i]);
 }
@@ -768,13 +769,13 @@ static void node_get_ref(struct node *n, struct wire_msg *m) {
                 int sv[2];
                 struct stat st;
                 if (server_new_signal_pair(sv) < 0) {
-                        server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
+                        server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
                         return;
                 }
                 if (fstat(sv[0], &st) < 0) {
                         close(sv[0]);
                         close(sv[1]);
-                        server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_UNSPECIFIED, "fstat failed");
+                        server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_UNSPECIFIED, "fstat failed");
                         return;
                 }
                 n->node_ref_fd = sv[0];
@@ -782,7 +783,7 @@ static void node_get_ref(struct node *n, struct wire_msg *m) {
                 n->node_ref_ino = st.st_ino;
         }
         struct wire_fd_body body = {.fd = n->node_ref_client_fd};
-        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        server_reply(&n->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
 }
 
 static void node_is_alternate_for(struct node *n, struct wire_msg *m) {
@@ -790,18 +791,18 @@ static void node_is_alternate_for(struct node *n, struct wire_msg *m) {
         struct wire_fd_body *req = m->body;
         struct stat st;
         if (fstat(req->fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-                server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
                                    "the fd is not a node reference");
                 return;
         }
         struct node *other = collection_find_node_ref(c, req->fd);
         if (!other) {
-                server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
+                server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
                                    "the fd is not a node reference of a live node of this collection");
                 return;
         }
         struct wire_is_alternate_reply rep = {.is_alternate = is_alternate(n, other)};
-        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+        server_reply(&n->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
 }
 
 static void node_attach_lifetime(struct node *n, struct wire_msg *m) {
@@ -818,11 +819,11 @@ static void node_attach_lifetime(struct node *n, struct wire_msg *m) {
          */
         int sv[2];
         if (server_new_signal_pair(sv) < 0) {
-                server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
+                server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                 return;
         }
         struct wire_fd_body body = {.fd = sv[1]};
-        int r = server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        int r = server_reply(&n->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
         close(sv[1]);
         /* Already allocated with few enough buffers (or the reply could not go): nothing to wait for. */
         if (r < 0 || (n->allocated && c->buffer_count <= req->buffers_remaining)) {
@@ -857,7 +858,7 @@ static void node_handle(struct node *n, struct wire_msg *m) {
         switch (m->opcode) {
         case WIRE_OP_SYNC: {
                 struct wire_empty e = {0};
-                server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &e);
+                server_reply(&n->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &e);
                 break;
         }
         case WIRE_OP_RELEASE:
@@ -889,7 +890,7 @@ static void node_handle(struct node *n, struct wire_msg *m) {
         }
         case WIRE_OP_GET_BUFFER_COLLECTION_ID: {
                 struct wire_collection_id_reply rep = {.buffer_collection_id = c->id};
-                server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+                server_reply(&n->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
                 break;
         }
         case WIRE_OP_SET_DEBUG_TIMEOUT_LOG_DEADLINE: {
@@ -980,9 +981,9 @@ static void node_handle(struct node *n, struct wire_msg *m) {
         case WIRE_OP_CHECK_ALL_BUFFERS_ALLOCATED:
                 if (n->allocated) {
                         struct wire_empty e = {0};
-                        server_reply(n->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &e);
+                        server_reply(&n->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &e);
                 } else {
-                        server_reply_error(n->fd, m->opcode, m->txid, SYSMEM_ERROR_PENDING,
+                        server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_PENDING,
                                            "the collection is not allocated yet");
                 }
                 break;
@@ -1056,7 +1057,8 @@ static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdat
         struct node *n = userdata;
         struct server *s = n->collection->server;
         for (int i = 0; i < 32; i++) {
-                if (n->dead || n->fd != fd || n->collection->dead)
+                /* Not while its replies pile up unread (endpoint.c): the client is slowed down, not served. */
+                if (n->dead || n->ep.fd != fd || n->collection->dead || !endpoint_reading(&n->ep))
                         break;
                 struct wire_msg *m = NULL;
                 char err[320];
@@ -1074,6 +1076,9 @@ static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdat
                 node_handle(n, m);
                 wire_msg_free(m);
         }
+        const char *overflow = n->ep.fd == fd ? endpoint_overflow_reason(&n->ep) : NULL;
+        if (overflow && !n->dead)
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s", overflow);
         return 0;
 }
 
@@ -1113,7 +1118,7 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
                 }
                 struct wire_msg *m = NULL;
                 char err[320];
-                int r = server_receive(s, n->fd, node_object_kind(n), &m, err, sizeof err);
+                int r = server_receive(s, n->ep.fd, node_object_kind(n), &m, err, sizeof err);
                 if (r == -EAGAIN || r == 0)
                         break;
                 if (r < 0) {
@@ -1122,6 +1127,12 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
                 }
                 node_handle(n, m);
                 wire_msg_free(m);
+        }
+        /* The replies to what was queued on the token went to its socket; a client that reads none fails here. */
+        const char *overflow = endpoint_overflow_reason(&n->ep);
+        if (overflow) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s", overflow);
+                return;
         }
         node_become_bound(n);
 }
@@ -1132,7 +1143,7 @@ struct node *server_find_token_by_peer_fd(struct server *s, int fd) {
                 return NULL;
         list_for_each(c, &s->collections, struct collection, link)
                 list_for_each(n, &c->nodes, struct node, link)
-                        if (!n->dead && n->fd >= 0 && n->kind == NODE_TOKEN && node_ino(n) == peer)
+                        if (!n->dead && n->ep.fd >= 0 && n->kind == NODE_TOKEN && node_ino(n) == peer)
                                 return n;
         return NULL;
 }

@@ -12,7 +12,7 @@ void allocator_get_vmo_info(struct allocator_conn *a, struct wire_msg *m) {
         uint32_t index;
         struct collection *c = server_find_buffer(s, req->fd, &index);
         if (!c) {
-                server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
+                server_reply_error(&a->ep, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
                                    "the fd is not a buffer of a live collection of this sysmem server");
                 return;
         }
@@ -22,7 +22,7 @@ void allocator_get_vmo_info(struct allocator_conn *a, struct wire_msg *m) {
                 .has_buffer_index = true,
                 .close_weak_asap = -1,
         };
-        server_reply(a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+        server_reply(&a->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
 }
 
 /* Diagnostics flags of a node, as sysmemctl shows them. */
@@ -89,7 +89,7 @@ void allocator_get_diagnostics(struct allocator_conn *a, struct wire_msg *m) {
                 free(cols);
                 free(nodes);
                 free(buf);
-                server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
+                server_reply_error(&a->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
                 return;
         }
         uint32_t count = 0, node_used = 0;
@@ -124,10 +124,10 @@ void allocator_get_diagnostics(struct allocator_conn *a, struct wire_msg *m) {
                         continue;
                 }
                 if (r < 0)
-                        server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY,
+                        server_reply_error(&a->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY,
                                            "the diagnostics do not fit in a message");
                 else
-                        (void)wire_send(a->fd, buf, len, NULL, 0);
+                        (void)endpoint_send(&a->ep, buf, len, NULL, 0);
                 break;
         }
         free(cols);

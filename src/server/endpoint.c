@@ -1,11 +1,20 @@
-/* endpoint.c: the socket level of every protocol object: socketpairs, replies, epitaphs, and validated receives. */
+/*
+ * endpoint.c: the socket level of every protocol object: socketpairs, replies and epitaphs (queued, bounded,
+ * flushed on writability), sockets that linger for their last messages, and validated receives.
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/macros.h"
+#include "common/util.h"
 #include "server-internal.h"
 
 /* Outbound messages are built here; big enough for any reply (64 buffers) and any error text. */
@@ -45,8 +54,385 @@ int server_new_signal_pair(int ret_fds[2]) {
         return 0;
 }
 
-static int send_body(int fd, uint16_t opcode, uint16_t flags, uint32_t txid, const struct wire_schema *schema,
-                     const void *body) {
+/* ---- the output queue ---- */
+
+static void outmsg_free(struct outmsg *m) {
+        for (uint32_t i = 0; i < m->nfds; i++)
+                close(m->fds[i]);
+        free(m);
+}
+
+static void outq_clear(struct outq *q) {
+        while (q->head) {
+                struct outmsg *m = q->head;
+                q->head = m->next;
+                outmsg_free(m);
+        }
+        *q = (struct outq){0};
+}
+
+/* A copy of the message with its own fds (the caller closes or keeps its own). */
+static int outq_push(struct outq *q, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds) {
+        if (len > UINT32_MAX)
+                return -EMSGSIZE;
+        struct outmsg *m = malloc(sizeof *m + sizeof(int) * nfds + len);
+        if (!m)
+                return -ENOMEM;
+        m->next = NULL;
+        m->len = (uint32_t)len;
+        m->nfds = 0;
+        for (uint32_t i = 0; i < nfds; i++) {
+                int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+                if (fd < 0) {
+                        int r = -errno;
+                        outmsg_free(m);
+                        return r;
+                }
+                m->fds[m->nfds++] = fd;
+        }
+        memcpy((uint8_t *)(m->fds + nfds), buf, len);
+        if (q->tail)
+                q->tail->next = m;
+        else
+                q->head = m;
+        q->tail = m;
+        q->count++;
+        q->fds += nfds;
+        q->bytes += len;
+        return 0;
+}
+
+static bool would_block(int r) { return r == -EAGAIN || r == -ENOBUFS; }
+
+/* Sends what the queue holds, in order: 0 once it is empty, -EAGAIN when the socket is full, else the error. */
+static int outq_flush(struct outq *q, int fd) {
+        while (q->head) {
+                struct outmsg *m = q->head;
+                int r = wire_send(fd, (const uint8_t *)(m->fds + m->nfds), m->len, m->fds, m->nfds);
+                if (would_block(r))
+                        return -EAGAIN;
+                if (r < 0)
+                        return r;
+                q->head = m->next;
+                if (!q->head)
+                        q->tail = NULL;
+                q->count--;
+                q->fds -= m->nfds;
+                q->bytes -= m->len;
+                outmsg_free(m);
+        }
+        return 0;
+}
+
+/* Unread bytes in the client's direction (what the kernel holds for it), or -1. */
+static int socket_outq(int fd) {
+        int v = 0;
+        return ioctl(fd, SIOCOUTQ, &v) < 0 ? -1 : v;
+}
+
+/* Whether a request waits to be read on fd. */
+static bool socket_has_input(int fd) {
+        int v = 0;
+        return ioctl(fd, SIOCINQ, &v) == 0 && v > 0;
+}
+
+/* ---- lingering sockets: a gone object's last messages (its epitaph), bounded in time ---- */
+
+struct lingerer {
+        struct list_link link;
+        struct server *server;
+        int fd;
+        struct outq out;
+        sd_event_source *source;
+        sd_event_source *timer;
+};
+
+static void linger_free(struct lingerer *l) {
+        list_remove(&l->link);
+        l->server->lingering_count--;
+        sd_event_source_disable_unref(l->source);
+        sd_event_source_disable_unref(l->timer);
+        outq_clear(&l->out);
+        close(l->fd);
+        free(l);
+}
+
+static int linger_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        struct lingerer *l = userdata;
+        (void)src;
+        (void)fd;
+        /* Done when all is read, or when the client is gone. */
+        if ((revents & (EPOLLHUP | EPOLLERR)) || outq_flush(&l->out, l->fd) != -EAGAIN)
+                linger_free(l);
+        return 0;
+}
+
+static int linger_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct lingerer *l = userdata;
+        (void)src;
+        (void)usec;
+        log_debug("closing a gone object's socket: its client left %u messages (%zu bytes) unread for %u s",
+                  l->out.count, l->out.bytes, ENDPOINT_LINGER_USEC / 1000000u);
+        linger_free(l);
+        return 0;
+}
+
+/* Takes fd and what q holds; closes fd at once when it cannot linger. */
+static void linger_start(struct server *s, int fd, struct outq *q) {
+        struct lingerer *l = s->lingering_count < SERVER_MAX_LINGERING ? calloc(1, sizeof *l) : NULL;
+        uint64_t now = 0;
+        if (l && sd_event_now(s->event, CLOCK_MONOTONIC, &now) >= 0 &&
+            sd_event_add_io(s->event, &l->source, fd, EPOLLOUT, linger_io, l) >= 0 &&
+            sd_event_add_time(s->event, &l->timer, CLOCK_MONOTONIC, now + ENDPOINT_LINGER_USEC, 100000, linger_timeout,
+                              l) >= 0) {
+                l->server = s;
+                l->fd = fd;
+                l->out = *q;
+                *q = (struct outq){0};
+                list_append(&s->lingering, &l->link);
+                s->lingering_count++;
+                return;
+        }
+        if (l) {
+                sd_event_source_disable_unref(l->source);
+                sd_event_source_disable_unref(l->timer);
+                free(l);
+        }
+        log_debug("closing a gone object's socket with %u messages undelivered: too many sockets linger", q->count);
+        outq_clear(q);
+        close(fd);
+}
+
+void server_free_lingering(struct server *s) {
+        list_for_each_safe(l, &s->lingering, struct lingerer, link) linger_free(l);
+}
+
+/* ---- endpoints ---- */
+
+void endpoint_init(struct endpoint *ep, struct server *server, sd_event_io_handler_t on_input,
+                   void (*on_overflow)(void *owner, const char *reason), void *owner) {
+        *ep = (struct endpoint){
+                .server = server,
+                .fd = -1,
+                .on_input = on_input,
+                .on_overflow = on_overflow,
+                .owner = owner,
+        };
+}
+
+bool endpoint_reading(const struct endpoint *ep) { return ep->fd >= 0 && !ep->paused && !ep->overflowed; }
+
+const char *endpoint_overflow_reason(const struct endpoint *ep) { return ep->overflowed ? ep->overflow_reason : NULL; }
+
+/* EPOLLIN while requests are read, EPOLLOUT while something waits to go out. */
+static void endpoint_update_events(struct endpoint *ep) {
+        if (!ep->source)
+                return;
+        uint32_t events = (endpoint_reading(ep) ? EPOLLIN : 0) | (ep->out.head ? EPOLLOUT : 0);
+        (void)sd_event_source_set_io_events(ep->source, events);
+        /* Nothing to read or write, and the client gone: a hang-up would only wake the loop again and again. */
+        (void)sd_event_source_set_enabled(ep->source, events || !ep->hung_up ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+static void endpoint_stop_stall_timer(struct endpoint *ep) {
+        if (ep->stall_timer)
+                (void)sd_event_source_set_enabled(ep->stall_timer, SD_EVENT_OFF);
+}
+
+static int overflow_fired(sd_event_source *src, void *userdata) {
+        struct endpoint *ep = userdata;
+        (void)src;
+        ep->overflow_defer = sd_event_source_disable_unref(ep->overflow_defer);
+        char reason[sizeof ep->overflow_reason];
+        util_strlcpy(reason, ep->overflow_reason, sizeof reason);
+        if (ep->fd >= 0 && ep->on_overflow)
+                ep->on_overflow(ep->owner, reason); /* fails the owner, which closes ep */
+        return 0;
+}
+
+/*
+ * The client does not read: what waits for it is dropped, nothing but the epitaph goes out from now
+ * on, and the owner fails (after the current dispatch, or at once where it looks).
+ */
+_printf_(2, 3) static void endpoint_overflow(struct endpoint *ep, const char *fmt, ...) {
+        if (ep->overflowed)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ep->overflow_reason, sizeof ep->overflow_reason, fmt, ap);
+        va_end(ap);
+        ep->overflowed = true;
+        ep->paused = false;
+        outq_clear(&ep->out);
+        endpoint_stop_stall_timer(ep);
+        endpoint_update_events(ep);
+        if (!ep->overflow_defer)
+                (void)sd_event_add_defer(ep->server->event, &ep->overflow_defer, overflow_fired, ep);
+}
+
+static bool queue_half_full(const struct endpoint *ep) {
+        const struct sysmem_server_limits *l = &ep->server->limits;
+        return (uint64_t)ep->out.count * 2 >= l->max_queued_replies ||
+               (uint64_t)ep->out.bytes * 2 >= l->max_queued_bytes || ep->out.fds * 2 >= ENDPOINT_MAX_QUEUED_FDS;
+}
+
+static int stall_timer_fired(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct endpoint *ep = userdata;
+        if (!ep->paused || ep->fd < 0)
+                return 0;
+        int outq = socket_outq(ep->fd);
+        /*
+         * The client read something since the last look, or sends nothing more: it is slow, or idle, and
+         * costs no more than it does now. Only one that keeps sending while it reads nothing fails.
+         */
+        if ((outq >= 0 && outq < ep->stall_outq) || !socket_has_input(ep->fd)) {
+                ep->stall_outq = outq;
+                (void)sd_event_source_set_time(src, usec + ENDPOINT_STALL_USEC);
+                (void)sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        const struct sysmem_server_limits *l = &ep->server->limits;
+        endpoint_overflow(ep,
+                          "the client does not read its replies: it read none for %u s while its requests kept "
+                          "coming; %u replies (%zu bytes) are queued beyond what its socket holds (the limit is "
+                          "%u replies or %u bytes, and requests wait while half of it is used)",
+                          ENDPOINT_STALL_USEC / 1000000u, ep->out.count, ep->out.bytes, l->max_queued_replies,
+                          l->max_queued_bytes);
+        return 0;
+}
+
+/* Backpressure: requests are left unread while the queue is half full; a client that reads nothing is timed. */
+static void endpoint_pause(struct endpoint *ep) {
+        if (ep->paused || ep->overflowed)
+                return;
+        ep->paused = true;
+        ep->stall_outq = socket_outq(ep->fd);
+
+        uint64_t now = 0;
+        if (sd_event_now(ep->server->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        if (ep->stall_timer) {
+                (void)sd_event_source_set_time(ep->stall_timer, now + ENDPOINT_STALL_USEC);
+                (void)sd_event_source_set_enabled(ep->stall_timer, SD_EVENT_ONESHOT);
+        } else {
+                (void)sd_event_add_time(ep->server->event, &ep->stall_timer, CLOCK_MONOTONIC, now + ENDPOINT_STALL_USEC,
+                                        100000, stall_timer_fired, ep);
+        }
+}
+
+/* Flushes what can go; reading resumes once the queue is below half. */
+static void endpoint_flush(struct endpoint *ep) {
+        int r = outq_flush(&ep->out, ep->fd);
+        if (r < 0 && r != -EAGAIN) {
+                if (r == -EPIPE || r == -ECONNRESET) {
+                        /* The client is gone; its last requests are still read (a Release, say). */
+                        ep->hung_up = true;
+                        outq_clear(&ep->out);
+                } else {
+                        endpoint_overflow(ep, "a reply could not be sent: %s", strerror(-r));
+                }
+        }
+        if (ep->paused && !queue_half_full(ep)) {
+                ep->paused = false;
+                endpoint_stop_stall_timer(ep);
+        }
+        endpoint_update_events(ep);
+}
+
+static int endpoint_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        struct endpoint *ep = userdata;
+        if (revents & (EPOLLHUP | EPOLLERR)) {
+                /* Nothing can reach the client any more; what it sent before it left is still read. */
+                ep->hung_up = true;
+                outq_clear(&ep->out);
+                ep->paused = false;
+                endpoint_stop_stall_timer(ep);
+                endpoint_update_events(ep);
+        } else if (revents & EPOLLOUT) {
+                endpoint_flush(ep);
+        }
+        if (ep->fd == fd && endpoint_reading(ep) && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return ep->on_input(src, fd, revents, ep->owner); /* may close ep */
+        return 0;
+}
+
+int endpoint_attach(struct endpoint *ep, int fd) {
+        int r = sd_event_add_io(ep->server->event, &ep->source, fd, EPOLLIN, endpoint_io, ep);
+        if (r < 0)
+                return r;
+        ep->fd = fd;
+        ep->paused = ep->overflowed = ep->hung_up = false;
+        return 0;
+}
+
+void endpoint_close(struct endpoint *ep) {
+        ep->source = sd_event_source_disable_unref(ep->source);
+        ep->stall_timer = sd_event_source_disable_unref(ep->stall_timer);
+        ep->overflow_defer = sd_event_source_disable_unref(ep->overflow_defer);
+        if (ep->fd >= 0) {
+                int r = ep->hung_up ? 0 : outq_flush(&ep->out, ep->fd);
+                if (r == -EAGAIN)
+                        linger_start(ep->server, ep->fd, &ep->out);
+                else
+                        close(ep->fd);
+        }
+        outq_clear(&ep->out);
+        ep->fd = -1;
+        ep->paused = ep->overflowed = ep->hung_up = false;
+}
+
+/*
+ * Sends at once when nothing waits, else queues behind what does (order is kept). force: the epitaph,
+ * which goes past the limits and after an overflow.
+ */
+static int endpoint_send_message(struct endpoint *ep, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds,
+                                 bool force) {
+        if (ep->fd < 0)
+                return -EBADF;
+        if (ep->hung_up)
+                return -EPIPE;
+        if (ep->overflowed && !force)
+                return -ENOBUFS;
+        if (!ep->out.head) {
+                int r = wire_send(ep->fd, buf, len, fds, nfds);
+                if (!would_block(r)) {
+                        if (r == -EPIPE || r == -ECONNRESET)
+                                ep->hung_up = true;
+                        else if (r < 0 && !force)
+                                endpoint_overflow(ep, "a reply could not be sent: %s", strerror(-r));
+                        return r;
+                }
+        }
+        const struct sysmem_server_limits *l = &ep->server->limits;
+        /* One message always fits an empty queue, however large: only a client that does not read fails. */
+        if (!force && ep->out.count > 0 &&
+            (ep->out.count + 1 > l->max_queued_replies || ep->out.bytes + len > l->max_queued_bytes ||
+             ep->out.fds + nfds > ENDPOINT_MAX_QUEUED_FDS)) {
+                endpoint_overflow(ep,
+                                  "the client does not read its replies: %u replies (%zu bytes, %u fds) are queued "
+                                  "beyond what its socket holds; the limit is %u replies, %u bytes or %u fds",
+                                  ep->out.count, ep->out.bytes, ep->out.fds, l->max_queued_replies, l->max_queued_bytes,
+                                  ENDPOINT_MAX_QUEUED_FDS);
+                return -ENOBUFS;
+        }
+        int r = outq_push(&ep->out, buf, len, fds, nfds);
+        if (r < 0) {
+                if (!force)
+                        endpoint_overflow(ep, "a reply could not be queued: %s", strerror(-r));
+                return force ? r : -ENOBUFS;
+        }
+        if (!force && queue_half_full(ep))
+                endpoint_pause(ep);
+        endpoint_update_events(ep);
+        return 0;
+}
+
+int endpoint_send(struct endpoint *ep, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds) {
+        return endpoint_send_message(ep, buf, len, fds, nfds, false);
+}
+
+static int send_body(struct endpoint *ep, int fd, uint16_t opcode, uint16_t flags, uint32_t txid,
+                     const struct wire_schema *schema, const void *body) {
         uint8_t buf[TX_BUF_SIZE];
         int fds[WIRE_MAX_FDS];
         size_t len;
@@ -54,24 +440,33 @@ static int send_body(int fd, uint16_t opcode, uint16_t flags, uint32_t txid, con
         int r = wire_encode(schema, opcode, flags, txid, body, buf, sizeof buf, &len, fds, WIRE_MAX_FDS, &nfds);
         if (r < 0)
                 return r;
-        return wire_send(fd, buf, len, fds, nfds);
+        if (!ep)
+                return wire_send(fd, buf, len, fds, nfds);
+        return endpoint_send_message(ep, buf, len, fds, nfds, opcode == WIRE_OP_EPITAPH);
 }
 
-int server_reply(int fd, uint16_t opcode, uint32_t txid, const struct wire_schema *schema, const void *body) {
-        int r = send_body(fd, opcode, WIRE_FLAG_REPLY, txid, schema, body);
+int server_reply(struct endpoint *ep, uint16_t opcode, uint32_t txid, const struct wire_schema *schema,
+                 const void *body) {
+        int r = send_body(ep, -1, opcode, WIRE_FLAG_REPLY, txid, schema, body);
         if (r < 0)
-                log_debug("reply %u to fd %d failed: %s", opcode, fd, strerror(-r));
+                log_debug("reply %u to fd %d failed: %s", opcode, ep->fd, strerror(-r));
         return r;
 }
 
-int server_reply_error(int fd, uint16_t opcode, uint32_t txid, enum sysmem_error error, const char *message) {
+int server_reply_error(struct endpoint *ep, uint16_t opcode, uint32_t txid, enum sysmem_error error,
+                       const char *message) {
         struct wire_error_body body = {.error = error, .message = (char *)message};
-        return send_body(fd, opcode, WIRE_FLAG_REPLY | WIRE_FLAG_ERROR, txid, &wire_error_schema, &body);
+        return send_body(ep, -1, opcode, WIRE_FLAG_REPLY | WIRE_FLAG_ERROR, txid, &wire_error_schema, &body);
 }
 
-void server_send_epitaph(int fd, enum sysmem_error error, const char *message) {
+void server_send_epitaph(struct endpoint *ep, enum sysmem_error error, const char *message) {
         struct wire_error_body body = {.error = error, .message = (char *)message};
-        (void)send_body(fd, WIRE_OP_EPITAPH, WIRE_FLAG_EVENT, 0, &wire_error_schema, &body);
+        (void)send_body(ep, -1, WIRE_OP_EPITAPH, WIRE_FLAG_EVENT, 0, &wire_error_schema, &body);
+}
+
+void server_send_epitaph_fd(int fd, enum sysmem_error error, const char *message) {
+        struct wire_error_body body = {.error = error, .message = (char *)message};
+        (void)send_body(NULL, fd, WIRE_OP_EPITAPH, WIRE_FLAG_EVENT, 0, &wire_error_schema, &body);
 }
 
 /* Frees what died during this dispatch pass once it is over (the reaper is server.c's). */

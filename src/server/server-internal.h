@@ -18,6 +18,59 @@
 
 struct collection;
 struct node;
+struct server;
+
+/* A message waiting for the client to read what its socket already holds: bytes and dup'ed fds. */
+struct outmsg {
+        struct outmsg *next;
+        uint32_t len;
+        uint32_t nfds;
+        int fds[]; /* then the len bytes of the message */
+};
+
+/* Messages to send, in order, once the socket is writable again. */
+struct outq {
+        struct outmsg *head, *tail;
+        uint32_t count;
+        uint32_t fds;
+        size_t bytes;
+};
+
+/*
+ * The daemon's end of one protocol object's socket (an allocator connection, a node) and what waits to
+ * go out on it. A send that would block, or that comes while older messages wait, is queued (bounded by
+ * max_queued_replies and max_queued_bytes) and flushed when the socket is writable. While the queue is
+ * half full the object's requests are left unread (backpressure). A client that lets the queue reach its
+ * limit, or that keeps sending requests while it reads nothing for ENDPOINT_STALL_USEC, overflows the
+ * endpoint: the queue is discarded, nothing but the epitaph is sent any more, and on_overflow (from a
+ * defer source, or the owner's own check at a safe point) fails the owner. A closed endpoint whose
+ * output has not all gone (the epitaph) lingers: flushed, then closed, or closed after ENDPOINT_LINGER_USEC.
+ */
+struct endpoint {
+        struct server *server;
+        int fd;                  /* O_NONBLOCK; -1: none */
+        sd_event_source *source; /* EPOLLIN while requests are read, EPOLLOUT while output is queued */
+        sd_event_io_handler_t on_input; /* the owner's: reads and handles requests (userdata: owner) */
+        void (*on_overflow)(void *owner, const char *reason);
+        void *owner;
+        struct outq out;
+        bool paused;     /* backpressure: requests are left unread while the queue is half full */
+        bool overflowed; /* the owner is to fail: only the epitaph goes out */
+        bool hung_up;    /* the client closed its end: nothing can be delivered */
+        sd_event_source *stall_timer;    /* while paused: fails a client that reads nothing */
+        sd_event_source *overflow_defer; /* runs on_overflow after the current dispatch */
+        int stall_outq;                  /* unread bytes in the client's direction when last looked at */
+        char overflow_reason[320];
+};
+
+/* How long a client may leave everything unread while it keeps sending requests (with the queue half full). */
+#define ENDPOINT_STALL_USEC (5u * 1000000u)
+/* How long the socket of a gone object waits for its client to read the last messages (the epitaph). */
+#define ENDPOINT_LINGER_USEC (5u * 1000000u)
+/* fds held in one endpoint's queue; more is an overflow like too many messages. */
+#define ENDPOINT_MAX_QUEUED_FDS 512u
+/* Lingering sockets in the whole server; beyond this a gone object's socket is closed at once. */
+#define SERVER_MAX_LINGERING 4096u
 
 struct server {
         sd_event *event;
@@ -28,6 +81,8 @@ struct server {
         struct list collections;           /* struct collection */
         struct list graveyard_nodes;       /* freed after the current dispatch pass */
         struct list graveyard_collections; /* likewise */
+        struct list lingering;             /* struct lingerer (endpoint.c): sockets of gone objects, still delivering */
+        uint32_t lingering_count;
         sd_event_source *reaper;           /* defer source that empties the graveyards */
         sd_event_source *clock_anchor;     /* a timer that never fires: keeps the monotonic timer fd open */
         uint32_t connection_count;
@@ -62,8 +117,7 @@ struct listener {
 struct allocator_conn {
         struct list_link link;
         struct server *server;
-        int fd;
-        sd_event_source *source;
+        struct endpoint ep;
         char debug_name[SYSMEM_MAX_CLIENT_NAME_LENGTH + 1];
         uint64_t debug_id;
         bool has_debug_info;
@@ -97,9 +151,8 @@ struct node {
         struct list children; /* struct node, via sibling_link */
         struct list_link sibling_link;
         enum node_kind kind; /* the logical type; it survives Release + close */
-        int fd;              /* server end; -1 once orphaned or failed */
+        struct endpoint ep;  /* server end (ep.fd: -1 once orphaned or failed) */
         ino_t ino;           /* of the server end, 0 until looked up; identifies the token for Validate/Bind */
-        sd_event_source *source;
         bool released;        /* Release received */
         bool orphaned;        /* Release then close: stays in the tree, always ready */
         bool dead;            /* failed or removed; waiting for the graveyard */
@@ -167,9 +220,28 @@ struct collection {
 /* server.c: the listeners, the allocator connections and the public sysmem_server_* calls; nothing here calls it. */
 
 /* endpoint.c: the socket level under every protocol object; calls nothing else of the server. */
-int server_reply(int fd, uint16_t opcode, uint32_t txid, const struct wire_schema *schema, const void *body);
-int server_reply_error(int fd, uint16_t opcode, uint32_t txid, enum sysmem_error error, const char *message);
-void server_send_epitaph(int fd, enum sysmem_error error, const char *message);
+void endpoint_init(struct endpoint *ep, struct server *server, sd_event_io_handler_t on_input,
+                   void (*on_overflow)(void *owner, const char *reason), void *owner);
+/* Serves fd (taken on success): on_input is called when requests can be read. */
+int endpoint_attach(struct endpoint *ep, int fd);
+/* Stops serving: what is still queued lingers on a socket of its own until it is read (bounded); fd is -1 after. */
+void endpoint_close(struct endpoint *ep);
+/* Whether the owner should read requests now (not paused by backpressure, not overflowed). */
+bool endpoint_reading(const struct endpoint *ep);
+/* The reason of an overflow, NULL if none: the owner fails at once when it sees one. */
+const char *endpoint_overflow_reason(const struct endpoint *ep);
+/* Sends (or queues) one encoded message; 0 when sent or queued, -ENOBUFS when the endpoint overflowed. */
+int endpoint_send(struct endpoint *ep, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds);
+int server_reply(struct endpoint *ep, uint16_t opcode, uint32_t txid, const struct wire_schema *schema,
+                 const void *body);
+int server_reply_error(struct endpoint *ep, uint16_t opcode, uint32_t txid, enum sysmem_error error,
+                       const char *message);
+/* The epitaph goes out even past the limits and after an overflow: it is the last message. */
+void server_send_epitaph(struct endpoint *ep, enum sysmem_error error, const char *message);
+/* An epitaph on a socket no object serves (a refused connection, refused spares): sent at once or not at all. */
+void server_send_epitaph_fd(int fd, enum sysmem_error error, const char *message);
+/* Closes every lingering socket (the server is being freed). */
+void server_free_lingering(struct server *server);
 void server_schedule_reap(struct server *server);
 int server_new_socketpair(int ret_fds[2]);
 /*
@@ -267,5 +339,7 @@ int constraints_clone(const struct sysmem_constraints *src, struct sysmem_constr
 
 /* sock-diag.c: the inode of the socket that fd's socket is connected to, via NETLINK_SOCK_DIAG. */
 int sock_diag_peer_inode(struct server *server, int fd, ino_t *ret_ino);
+/* 0 when the kernel answers sock_diag_peer_inode() truly (the unix_diag module is there), else -errno. */
+int sock_diag_self_test(struct server *server);
 
 #endif

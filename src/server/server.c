@@ -28,12 +28,15 @@ static const struct sysmem_server_limits default_limits = {
         .max_buffer_bytes = CORE_DEFAULT_MAX_BUFFER_BYTES,
         .max_collection_bytes = CORE_DEFAULT_MAX_COLLECTION_BYTES,
         .max_total_bytes = 8ull << 30,
+        .max_queued_replies = 64,
+        .max_queued_bytes = 262144,
 };
 
 /* Spare token sockets held for all allocator connections together (each connection: WIRE_MAX_SPARES). */
 #define SERVER_MAX_SPARES 1024u
 
 static int allocator_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static void allocator_overflowed(void *owner, const char *reason);
 
 /* ---- graveyard: objects that died during a dispatch pass are freed after it ---- */
 
@@ -62,9 +65,7 @@ static void allocator_close(struct allocator_conn *a) {
         if (a->dead)
                 return;
         a->dead = true;
-        a->source = sd_event_source_disable_unref(a->source);
-        closep(&a->fd);
-        a->fd = -1;
+        endpoint_close(&a->ep); /* what the client has not read yet (an epitaph) still reaches it */
         a->server->connection_count--;
         for (uint32_t i = 0; i < a->spare_count; i++)
                 close(a->spare_fds[i]);
@@ -91,7 +92,7 @@ static int allocator_check_new_collection(struct allocator_conn *a, uint16_t op,
                 return 0;
         }
         log_warning("allocator '%s': %s", a->has_debug_info ? a->debug_name : "?", msg);
-        server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
+        server_reply_error(&a->ep, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
         return -ENOSPC;
 }
 
@@ -111,12 +112,12 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
         uint32_t dups = req ? req->rights_attenuation_mask_count : 0;
         for (uint32_t i = 0; i < dups; i++)
                 if (req->rights_attenuation_masks[i] == 0) {
-                        server_reply_error(a->fd, op, txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                        server_reply_error(&a->ep, op, txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
                                            "AllocateSharedCollection with a rights mask of 0");
                         return;
                 }
         if (1 + dups > s->limits.max_nodes_per_collection) {
-                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY,
+                server_reply_error(&a->ep, op, txid, SYSMEM_ERROR_NO_MEMORY,
                                    "more duplicates than the limit of nodes per collection");
                 return;
         }
@@ -125,14 +126,14 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
         int sv[2];
         int r = server_new_socketpair(sv);
         if (r < 0) {
-                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
+                server_reply_error(&a->ep, op, txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
                 return;
         }
         struct collection *c = collection_new(s, a);
         if (!c) {
                 close(sv[0]);
                 close(sv[1]);
-                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
+                server_reply_error(&a->ep, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
                 return;
         }
         struct node *root = node_new(c, NULL, shared ? NODE_TOKEN : NODE_COLLECTION, sv[0]);
@@ -140,7 +141,7 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
                 close(sv[0]);
                 close(sv[1]);
                 collection_fail(c, SYSMEM_ERROR_NO_MEMORY, "out of memory");
-                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
+                server_reply_error(&a->ep, op, txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
                 return;
         }
         apply_allocator_debug_info(a, root);
@@ -156,16 +157,16 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
                         close(dup_fds[i]);
                 close(sv[1]);
                 collection_fail(c, SYSMEM_ERROR_NO_MEMORY, "could not create the duplicates");
-                server_reply_error(a->fd, op, txid, SYSMEM_ERROR_NO_MEMORY, "could not create the duplicates");
+                server_reply_error(&a->ep, op, txid, SYSMEM_ERROR_NO_MEMORY, "could not create the duplicates");
                 return;
         }
         if (shared) {
                 struct wire_allocate_shared_reply body = {.token = sv[1], .duplicates = dup_fds,
                                                           .duplicate_count = made};
-                r = server_reply(a->fd, op, txid, wire_message_lookup(op)->reply, &body);
+                r = server_reply(&a->ep, op, txid, wire_message_lookup(op)->reply, &body);
         } else {
                 struct wire_fd_body body = {.fd = sv[1]};
-                r = server_reply(a->fd, op, txid, wire_message_lookup(op)->reply, &body);
+                r = server_reply(&a->ep, op, txid, wire_message_lookup(op)->reply, &body);
         }
         close(sv[1]);
         for (uint32_t i = 0; i < made; i++)
@@ -208,7 +209,7 @@ static void allocator_top_up_spares(struct allocator_conn *a) {
         int r = wire_encode(wire_message_lookup(WIRE_OP_SPARE_ENDS)->request, WIRE_OP_SPARE_ENDS, WIRE_FLAG_EVENT, 0,
                             &body, buf, sizeof buf, &len, fds, WIRE_MAX_SPARES, &nfds);
         if (r >= 0)
-                r = wire_send(a->fd, buf, len, fds, nfds);
+                r = endpoint_send(&a->ep, buf, len, fds, nfds);
         for (uint32_t i = 0; i < n; i++)
                 close(ends[i]);
         if (r < 0) {
@@ -262,7 +263,7 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
                             why);
                 for (uint32_t i = 0; i < got; i++)
                         close(fds[i]);
-                server_send_epitaph(a->fd, SYSMEM_ERROR_PROTOCOL_DEVIATION, why);
+                server_send_epitaph(&a->ep, SYSMEM_ERROR_PROTOCOL_DEVIATION, why);
                 allocator_close(a);
                 return;
         }
@@ -284,7 +285,7 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
         if (!root) {
                 /* Every token socket hears why, and then closes. */
                 for (uint32_t i = 0; i < got; i++) {
-                        server_send_epitaph(fds[i], SYSMEM_ERROR_NO_MEMORY, msg);
+                        server_send_epitaph_fd(fds[i], SYSMEM_ERROR_NO_MEMORY, msg);
                         close(fds[i]);
                 }
                 if (c)
@@ -312,24 +313,24 @@ static void allocator_bind_shared(struct allocator_conn *a, struct wire_msg *m) 
         struct wire_fd_body *req = m->body;
         struct node *token = server_find_token_by_peer_fd(s, req->fd);
         if (!token) {
-                server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
+                server_reply_error(&a->ep, m->opcode, m->txid, SYSMEM_ERROR_NOT_FOUND,
                                    "the fd is not a live token of this sysmem server");
                 return;
         }
         if (token->released || token->pending_bind_fd >= 0) {
                 node_fail(token, SYSMEM_ERROR_PROTOCOL_DEVIATION, "BindSharedCollection on a token that %s",
                           token->released ? "was released" : "is already being bound");
-                server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
+                server_reply_error(&a->ep, m->opcode, m->txid, SYSMEM_ERROR_PROTOCOL_DEVIATION,
                                    "the token was released or is already being bound");
                 return;
         }
         int sv[2];
         if (server_new_socketpair(sv) < 0) {
-                server_reply_error(a->fd, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
+                server_reply_error(&a->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
                 return;
         }
         struct wire_fd_body body = {.fd = sv[1]};
-        int r = server_reply(a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
+        int r = server_reply(&a->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &body);
         close(sv[1]);
         if (r < 0) {
                 close(sv[0]);
@@ -362,7 +363,7 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
         case WIRE_OP_VALIDATE_BUFFER_COLLECTION_TOKEN: {
                 struct wire_fd_body *req = m->body;
                 struct wire_validate_reply rep = {.is_known = server_find_token_by_peer_fd(s, req->fd) != NULL};
-                server_reply(a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+                server_reply(&a->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
                 break;
         }
         case WIRE_OP_GET_VMO_INFO:
@@ -376,7 +377,7 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
                 struct wire_heaps_reply rep = {.heaps = infos, .heap_count = (uint32_t)s->heaps.count};
                 for (size_t i = 0; i < s->heaps.count; i++)
                         infos[i] = s->heaps.heaps[i]->info;
-                server_reply(a->fd, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+                server_reply(&a->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
                 break;
         }
         case WIRE_OP_ALLOCATOR_SET_DEBUG_CLIENT_INFO: {
@@ -391,11 +392,24 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
         }
 }
 
+/* The client reads none of its replies (endpoint.c): the connection closes after its epitaph. */
+static void allocator_overflowed(void *owner, const char *reason) {
+        struct allocator_conn *a = owner;
+        if (a->dead)
+                return;
+        log_warning("allocator '%s': %s; closing the connection", a->has_debug_info ? a->debug_name : "?", reason);
+        server_send_epitaph(&a->ep, SYSMEM_ERROR_PROTOCOL_DEVIATION, reason);
+        allocator_close(a);
+}
+
 static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         struct allocator_conn *a = userdata;
         struct server *s = a->server;
-        /* A bounded batch per wakeup keeps one busy client from starving the others. */
-        for (int i = 0; i < 32 && !a->dead; i++) {
+        /*
+         * A bounded batch per wakeup keeps one busy client from starving the others; none while its
+         * replies pile up unread (endpoint.c).
+         */
+        for (int i = 0; i < 32 && !a->dead && endpoint_reading(&a->ep); i++) {
                 struct wire_msg *m = NULL;
                 char err[320];
                 int r = server_receive(s, fd, WIRE_OBJ_ALLOCATOR, &m, err, sizeof err);
@@ -408,13 +422,16 @@ static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *us
                 if (r < 0) {
                         log_warning("allocator '%s': %s; closing the connection",
                                     a->has_debug_info ? a->debug_name : "?", err);
-                        server_send_epitaph(fd, SYSMEM_ERROR_PROTOCOL_DEVIATION, err);
+                        server_send_epitaph(&a->ep, SYSMEM_ERROR_PROTOCOL_DEVIATION, err);
                         allocator_close(a);
                         break;
                 }
                 allocator_handle(a, m);
                 wire_msg_free(m);
         }
+        const char *overflow = a->dead ? NULL : endpoint_overflow_reason(&a->ep);
+        if (overflow)
+                allocator_overflowed(a, overflow);
         return 0;
 }
 
@@ -422,7 +439,7 @@ static int add_connection(struct server *s, int fd) {
         if (s->connection_count >= s->limits.max_connections) {
                 log_warning("refusing a connection: limit of %u allocator connections reached",
                             s->limits.max_connections);
-                server_send_epitaph(fd, SYSMEM_ERROR_NO_MEMORY, "the server's connection limit is reached");
+                server_send_epitaph_fd(fd, SYSMEM_ERROR_NO_MEMORY, "the server's connection limit is reached");
                 close(fd);
                 return -ENOSPC;
         }
@@ -432,8 +449,8 @@ static int add_connection(struct server *s, int fd) {
                 return -ENOMEM;
         }
         a->server = s;
-        a->fd = fd;
-        int r = sd_event_add_io(s->event, &a->source, fd, EPOLLIN, allocator_io, a);
+        endpoint_init(&a->ep, s, allocator_io, allocator_overflowed, a);
+        int r = endpoint_attach(&a->ep, fd);
         if (r < 0) {
                 close(fd);
                 free(a);
@@ -610,6 +627,8 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
                 TAKE(max_buffer_bytes);
                 TAKE(max_collection_bytes);
                 TAKE(max_total_bytes);
+                TAKE(max_queued_replies);
+                TAKE(max_queued_bytes);
 #undef TAKE
         }
         s->limits.max_buffers = MIN(s->limits.max_buffers, SYSMEM_MAX_BUFFERS);
@@ -627,6 +646,7 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         list_init(&s->collections);
         list_init(&s->graveyard_nodes);
         list_init(&s->graveyard_collections);
+        list_init(&s->lingering);
         s->diag_fd = -1;
         s->next_collection_id = 2; /* 0 is invalid and 1 is reserved, as in Fuchsia */
         s->core_config = (struct core_config){
@@ -654,6 +674,14 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
          */
         if (r >= 0)
                 r = sd_event_add_time(s->event, &s->clock_anchor, CLOCK_MONOTONIC, UINT64_MAX, 0, NULL, NULL);
+        /* Token validation asks the kernel (unix_diag): without it every token would silently be "unknown". */
+        if (r >= 0 && (r = sock_diag_self_test(s)) < 0) {
+                log_error("the kernel does not say which socket a Unix socket is connected to (NETLINK_SOCK_DIAG "
+                          "for AF_UNIX: %s); tokens cannot be validated without it: load the unix_diag module "
+                          "(modprobe unix_diag)",
+                          strerror(-r));
+                r = -EPROTONOSUPPORT;
+        }
         if (r < 0) {
                 sysmem_server_free((struct sysmem_server *)s);
                 return r;
@@ -705,6 +733,7 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
                 close(l->fd);
                 free(l);
         }
+        server_free_lingering(s);
         sd_event_source_disable_unref(s->reaper);
         sd_event_source_disable_unref(s->clock_anchor);
         sd_event_unref(s->event);
