@@ -219,6 +219,178 @@ static int run_sysmemd(const char *const *args, char *out, size_t out_size) {
         return run_sysmemd_preloaded(args, NULL, out, out_size);
 }
 
+/* ---- per-user budgets: another uid is served while one has used its share ---- */
+
+#define OTHER_UID 65534 /* nobody */
+
+/* Runs fn in a child as OTHER_UID (the daemon's directory made reachable); its exit status, or -1. */
+static int as_other_user(struct h_daemon *d, int (*fn)(struct h_daemon *d)) {
+        assert_int_equal(chmod(d->dir, 0755), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (setgid(OTHER_UID) < 0 || setuid(OTHER_UID) < 0)
+                        _exit(100);
+                alarm(20);
+                _exit(fn(d));
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* One collection of 1 MiB, allocated; 0, or the errno. */
+static int one_mib(struct sysmem_allocator *a, struct sysmem_collection **ret, char *why, size_t size) {
+        int r = sysmem_allocator_allocate_non_shared(a, ret);
+        if (r < 0) {
+                snprintf(why, size, "refused: %s", strerror(-r));
+                return -r;
+        }
+        struct sysmem_constraints k = h_cpu_constraints(SYSMEM_CPU_USAGE_WRITE_OFTEN, 1, 1u << 20);
+        if ((r = sysmem_collection_set_constraints(*ret, &k)) < 0)
+                return -r;
+        struct sysmem_collection_info *info = NULL;
+        r = h_wait_allocated(*ret, H_TIMEOUT_MS, &info);
+        const char *m = sysmem_node_error_message(sysmem_collection_node(*ret));
+        snprintf(why, size, "%s", m ? m : "");
+        sysmem_collection_info_free(info);
+        return r < 0 ? -r : 0;
+}
+
+static int other_user_allocates(struct h_daemon *d) {
+        struct sysmem_allocator *a = NULL;
+        if (sysmem_allocator_connect(d->socket, &a) < 0)
+                return 101;
+        struct sysmem_collection *c[4];
+        char why[1100];
+        for (int i = 0; i < 4; i++)
+                if (one_mib(a, &c[i], why, sizeof why) != 0) {
+                        fprintf(stderr, "other user: collection %d: %s\n", i, why);
+                        return 102;
+                }
+        sysmem_allocator_free(a);
+        return 0;
+}
+
+/*
+ * One user's buffer bytes, collections and connections are bounded by per-uid limits: its next one is
+ * refused with a sentence naming the uid and the limit, and another user is served meanwhile.
+ */
+static void test_per_uid_budgets(void **state) {
+        (void)state;
+        if (geteuid() != 0) {
+                print_message("skipped: switching to another uid needs root\n");
+                return;
+        }
+        struct h_daemon d;
+        const char *args[] = {"--max-bytes-per-uid", "4194304", "--max-collections-per-uid", "6",
+                              "--max-connections-per-uid", "4", NULL};
+        h_daemon_start(&d, args);
+        int baseline = h_daemon_settled_fds(&d);
+        struct sysmem_allocator *a = h_connect(&d, "greedy"); /* the harness's warm-up connection has gone */
+        struct sysmem_collection *c[6];
+        char why[1100];
+        for (int i = 0; i < 4; i++)
+                if (one_mib(a, &c[i], why, sizeof why) != 0)
+                        fail_msg("collection %d of 4 MiB: %s", i, why);
+        /* Bytes: the fifth MiB is over uid 0's 4 MiB. */
+        assert_int_equal(one_mib(a, &c[4], why, sizeof why), ENOMEM);
+        if (!strstr(why, "uid 0 holds 4194304 bytes of buffers; 1048576 more would pass its limit of 4194304"))
+                fail_msg("unclear refusal: %s", why);
+        /* Another user is served: 4 MiB of its own. */
+        int status = as_other_user(&d, other_user_allocates);
+        if (status != 0)
+                fail_msg("the other user was not served (status %d)", status);
+        /*
+         * Collections: the failed fifth no longer counts (a failed collection gives everything back), so
+         * two more make uid 0's 6 live ones, and a seventh is refused at once.
+         */
+        assert_int_equal(sysmem_allocator_allocate_non_shared(a, &c[5]), 0);
+        struct sysmem_collection *extra = NULL, *refused = NULL;
+        assert_int_equal(sysmem_allocator_allocate_non_shared(a, &extra), 0);
+        int r = sysmem_allocator_allocate_non_shared(a, &refused);
+        assert_int_equal(r, -ENOMEM);
+        sysmem_collection_close(extra);
+        /* Connections: this one and three more are uid 0's 4; a fifth gets an epitaph and is closed. */
+        struct sysmem_allocator *more[4] = {NULL};
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(sysmem_allocator_connect(d.socket, &more[i]), 0); /* connect() itself works */
+                bool known = true;
+                r = sysmem_allocator_validate_token(more[i], 0, &known);
+                if (i < 3 && r < 0)
+                        fail_msg("connection %d of uid 0's 4 was refused: %s", i + 2, strerror(-r));
+                if (i == 3 && r == 0)
+                        fail_msg("a fifth connection of uid 0 was served past its limit of 4");
+        }
+        for (int i = 0; i < 4; i++)
+                sysmem_allocator_free(more[i]);
+        for (int i = 0; i < 6; i++)
+                sysmem_collection_close(c[i]);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(&d, baseline);
+        /* Everything given back: the same user is served again. */
+        a = h_connect(&d, "greedy again");
+        assert_int_equal(one_mib(a, &c[0], why, sizeof why), 0);
+        sysmem_collection_close(c[0]);
+        sysmem_allocator_free(a);
+        h_daemon_stop(&d);
+}
+
+/* Collections other users created, with their names and trees, are not shown to a client; root sees all. */
+static int other_user_lists(struct h_daemon *d) {
+        struct sysmem_allocator *a = NULL;
+        if (sysmem_allocator_connect(d->socket, &a) < 0)
+                return 101;
+        struct sysmem_collection *mine = NULL;
+        char why[1100];
+        if (one_mib(a, &mine, why, sizeof why) != 0)
+                return 102;
+        assert_int_equal(sysmem_node_set_name(sysmem_collection_node(mine), 10, "nobody-secret"), 0);
+        assert_int_equal(sysmem_node_sync(sysmem_collection_node(mine)), 0);
+        char cmd[8400];
+        snprintf(cmd, sizeof cmd, "%s list --socket %s", getenv("SYSMEMCTL"), d->socket);
+        FILE *p = popen(cmd, "r");
+        if (!p)
+                return 103;
+        char out[8192];
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        pclose(p);
+        if (strstr(out, "root-secret")) {
+                fprintf(stderr, "another user's collection is shown:\n%s", out);
+                return 104;
+        }
+        if (!strstr(out, "nobody-secret") || !strstr(out, "uid 65534")) {
+                fprintf(stderr, "its own collection is not shown:\n%s", out);
+                return 105;
+        }
+        sysmem_collection_close(mine);
+        sysmem_allocator_free(a);
+        return 0;
+}
+
+static void test_diagnostics_show_own_uid_only(void **state) {
+        (void)state;
+        if (geteuid() != 0 || !getenv("SYSMEMCTL")) {
+                print_message("skipped: needs root and $SYSMEMCTL\n");
+                return;
+        }
+        struct h_daemon d;
+        h_daemon_start(&d, NULL);
+        struct sysmem_allocator *a = h_connect(&d, "root");
+        struct sysmem_collection *c = NULL;
+        char why[1100];
+        assert_int_equal(one_mib(a, &c, why, sizeof why), 0);
+        assert_int_equal(sysmem_node_set_name(sysmem_collection_node(c), 10, "root-secret"), 0);
+        assert_int_equal(sysmem_node_sync(sysmem_collection_node(c)), 0);
+        int status = as_other_user(&d, other_user_lists);
+        if (status != 0)
+                fail_msg("the other user's listing was wrong (status %d)", status);
+        sysmem_collection_close(c);
+        sysmem_allocator_free(a);
+        h_daemon_stop(&d);
+}
+
 /* Without unix_diag every token would silently be "unknown": the daemon refuses to start, saying why. */
 static void test_no_sock_diag(void **state) {
         (void)state;
@@ -700,6 +872,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_out_of_fds, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_log_injection, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_no_sock_diag, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_per_uid_budgets, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_diagnostics_show_own_uid_only, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_flood_without_reading, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_replies_queue_in_order, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_wait_reply_behind_full_socket, h_setup_no_daemon, h_teardown),

@@ -524,6 +524,11 @@ static int print_text(const struct listing *l) {
                         core_modifier_format(c->pixel_format_modifier, mod, sizeof mod);
                         printf("  image format: %s, modifier %s\n", fmt, mod);
                 }
+                if (c->has_owner) {
+                        char comm[NAME_TEXT_SIZE];
+                        printf("  created by: pid %u %s, uid %u\n", c->owner_pid, name_text(c->owner_comm, comm, sizeof comm),
+                               c->owner_uid);
+                }
                 printf("  nodes: %u (%u strong, %u weak)\n", c->node_count, c->strong_count, c->weak_count);
                 uint32_t *order = calloc(c->node_count ? c->node_count : 1, sizeof *order);
                 uint32_t *depth = calloc(c->node_count ? c->node_count : 1, sizeof *depth);
@@ -608,6 +613,15 @@ static int print_json(const struct listing *l) {
                 } else {
                         json_object_object_add(o, "pixel_format", NULL);
                         json_object_object_add(o, "pixel_format_modifier", NULL);
+                }
+                if (c->has_owner) {
+                        json_object *owner = json_object_new_object();
+                        json_object_object_add(owner, "pid", json_object_new_uint64(c->owner_pid));
+                        json_object_object_add(owner, "uid", json_object_new_uint64(c->owner_uid));
+                        json_object_object_add(owner, "comm", json_string_or_null(c->owner_comm));
+                        json_object_object_add(o, "created_by", owner);
+                } else {
+                        json_object_object_add(o, "created_by", NULL);
                 }
                 json_object_object_add(o, "strong_count", json_object_new_uint64(c->strong_count));
                 json_object_object_add(o, "weak_count", json_object_new_uint64(c->weak_count));

@@ -1,6 +1,7 @@
 /* sysmemd.c: the sysmem daemon: listens on the sysmem socket (or a systemd-activated one) and serves clients. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -41,6 +42,13 @@ static void usage(FILE *f) {
                    "      --max-queued-replies N    replies waiting on one object for its client to read\n"
                    "                                them; past it the object fails (default 64)\n"
                    "      --max-queued-bytes N      the same, in bytes (default 262144)\n"
+                   "      --max-connections-per-uid N   connections of one user (default 256)\n"
+                   "      --max-collections-per-uid N   live collections one user created (default 1024)\n"
+                   "      --max-nodes N             nodes of all live collections (default 65536)\n"
+                   "      --max-nodes-per-uid N     nodes in one user's collections (default 16384)\n"
+                   "      --max-bytes-per-uid N     buffer bytes of one user's collections (default 2147483648)\n"
+                   "      --admin-group GROUP       members see every client's collections in diagnostics\n"
+                   "                                (default: root only; others see their own uid's)\n"
                    "      --format-costs FILE       format preferences (default: the installed table,\n"
                    "                                " SYSMEM_FORMAT_COSTS_PATH ",\n"
                    "                                if it exists, else the built-in one it copies)\n"
@@ -193,6 +201,7 @@ int main(int argc, char **argv) {
                 OPT_HEAPS,
                 OPT_SOCKET_MODE,
                 OPT_VERSION,
+                OPT_ADMIN_GROUP,
                 OPT_MAX_BUFFER = 0x100,
                 OPT_MAX_COLLECTION,
                 OPT_MAX_TOTAL,
@@ -203,6 +212,11 @@ int main(int argc, char **argv) {
                 OPT_MAX_MSG,
                 OPT_MAX_QUEUED,
                 OPT_MAX_QUEUED_BYTES,
+                OPT_MAX_CONN_PER_UID,
+                OPT_MAX_COLLS_PER_UID,
+                OPT_MAX_NODES_TOTAL,
+                OPT_MAX_NODES_PER_UID,
+                OPT_MAX_BYTES_PER_UID,
         };
         static const struct option opts[] = {
                 {"socket", required_argument, NULL, 's'},
@@ -219,6 +233,12 @@ int main(int argc, char **argv) {
                 {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
                 {"max-queued-replies", required_argument, NULL, OPT_MAX_QUEUED},
                 {"max-queued-bytes", required_argument, NULL, OPT_MAX_QUEUED_BYTES},
+                {"max-connections-per-uid", required_argument, NULL, OPT_MAX_CONN_PER_UID},
+                {"max-collections-per-uid", required_argument, NULL, OPT_MAX_COLLS_PER_UID},
+                {"max-nodes", required_argument, NULL, OPT_MAX_NODES_TOTAL},
+                {"max-nodes-per-uid", required_argument, NULL, OPT_MAX_NODES_PER_UID},
+                {"max-bytes-per-uid", required_argument, NULL, OPT_MAX_BYTES_PER_UID},
+                {"admin-group", required_argument, NULL, OPT_ADMIN_GROUP},
                 {"format-costs", required_argument, NULL, OPT_FORMAT_COSTS},
                 {"heaps", required_argument, NULL, OPT_HEAPS},
                 {"config", required_argument, NULL, 'c'},
@@ -229,6 +249,7 @@ int main(int argc, char **argv) {
         struct sysmem_server_limits limits = {0};
         const char *path_opt = NULL, *format_costs = NULL, *heaps = NULL;
         long socket_mode = -1;
+        const char *admin_group = NULL;
         enum sysmem_log_level level = SYSMEM_LOG_INFO;
         const char *config = config_path(argc, argv);
         if (config && !(argv = config_argv(config, argc, argv, &argc)))
@@ -240,7 +261,7 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "sysmemd: %s: not a positive number\n", optarg);
                         return 2;
                 }
-                if (c >= OPT_MAX_CONN && c != OPT_MAX_TOTAL && v > UINT32_MAX) {
+                if (c >= OPT_MAX_CONN && c != OPT_MAX_TOTAL && c != OPT_MAX_BYTES_PER_UID && v > UINT32_MAX) {
                         fprintf(stderr, "sysmemd: %s: too large\n", optarg);
                         return 2;
                 }
@@ -310,6 +331,24 @@ int main(int argc, char **argv) {
                 case OPT_MAX_QUEUED_BYTES:
                         limits.max_queued_bytes = (uint32_t)v;
                         break;
+                case OPT_MAX_CONN_PER_UID:
+                        limits.max_connections_per_uid = (uint32_t)v;
+                        break;
+                case OPT_MAX_COLLS_PER_UID:
+                        limits.max_collections_per_uid = (uint32_t)v;
+                        break;
+                case OPT_MAX_NODES_TOTAL:
+                        limits.max_nodes = (uint32_t)v;
+                        break;
+                case OPT_MAX_NODES_PER_UID:
+                        limits.max_nodes_per_uid = (uint32_t)v;
+                        break;
+                case OPT_MAX_BYTES_PER_UID:
+                        limits.max_bytes_per_uid = v;
+                        break;
+                case OPT_ADMIN_GROUP:
+                        admin_group = optarg;
+                        break;
                 case OPT_FORMAT_COSTS:
                         format_costs = optarg;
                         break;
@@ -335,6 +374,17 @@ int main(int argc, char **argv) {
                 return 1;
         }
         sysmem_server_set_log_level(server, level);
+        if (admin_group) {
+                struct group *g = getgrnam(admin_group);
+                char *end;
+                unsigned long gid = strtoul(admin_group, &end, 10);
+                if (!g && (*end || end == admin_group)) {
+                        fprintf(stderr, "sysmemd: --admin-group %s: no such group\n", admin_group);
+                        sysmem_server_free(server);
+                        return 2;
+                }
+                sysmem_server_set_admin_group(server, g ? g->gr_gid : (gid_t)gid);
+        }
         /* The installed table unless told otherwise; only its absence means the built-in one. */
         if (!format_costs && (access(SYSMEM_FORMAT_COSTS_PATH, F_OK) == 0 || errno != ENOENT))
                 format_costs = SYSMEM_FORMAT_COSTS_PATH;

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
 #include <sysmem/sysmem-types.h>
 
 #ifdef __cplusplus
@@ -31,6 +33,15 @@ struct sysmem_server_limits {
          */
         uint32_t max_queued_replies;
         uint32_t max_queued_bytes;
+        /*
+         * Per user (the uid SO_PEERCRED gives for the connection that created a collection; everything in
+         * the collection counts against it), so that one user cannot take what others need.
+         */
+        uint32_t max_connections_per_uid; /* (256) */
+        uint32_t max_collections_per_uid; /* (1024) */
+        uint32_t max_nodes;               /* nodes of all live collections together (65536) */
+        uint32_t max_nodes_per_uid;       /* (16384) */
+        uint64_t max_bytes_per_uid;       /* buffer bytes (2 GiB) */
 };
 
 enum sysmem_log_level {
@@ -48,6 +59,12 @@ int sysmem_server_new(const struct sysmem_server_limits *limits /* NULL: default
                       struct sysmem_server **ret_server);
 void sysmem_server_free(struct sysmem_server *server);
 void sysmem_server_set_log_level(struct sysmem_server *server, enum sysmem_log_level level);
+/*
+ * Members of group gid (primary or supplementary, when they connect) see every client's collections in
+ * the diagnostics (sysmemctl list), as root does; everyone else sees the collections their own uid
+ * created. (gid_t)-1: root only (the default). Applies to connections made after the call.
+ */
+void sysmem_server_set_admin_group(struct sysmem_server *server, gid_t gid);
 /*
  * Replaces the built-in format cost table (which pixel format and modifier a negotiation prefers) by the
  * table in text: one `PIXEL_FORMAT MODIFIER USAGE COST` entry per line, '#' comments (see

@@ -278,6 +278,8 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
                          (unsigned long long)s->limits.max_total_bytes, (unsigned long long)s->total_bytes);
                 return -ENOMEM;
         }
+        if (budget_check(s, c->owner.uid, BUDGET_BYTES, total, err, err_size) < 0)
+                return -ENOMEM;
         struct heap *heap = heaps_find(&s->heaps, bs->heap.heap_type, bs->heap.id);
         if (!heap) {
                 /* The core chooses among the registered heaps only: this is a daemon bug, not the client's. */
@@ -303,6 +305,7 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
         c->buffer_count = c->result.buffer_count;
         c->bytes_charged = total;
         s->total_bytes += total;
+        budget_charge(s, c->owner.uid, BUDGET_BYTES, (int64_t)total);
         return 0;
 }
 

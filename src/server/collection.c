@@ -42,8 +42,13 @@ struct collection *collection_new(struct server *s, struct allocator_conn *creat
         c->weak_signal_fd = c->weak_client_fd = -1;
         c->created_usec = util_now_usec();
         c->creator = creator;
-        if (creator)
+        if (creator) {
                 creator->live_collections++;
+                c->owner = creator->cred;
+        } else {
+                c->owner = (struct client_cred){.uid = (uid_t)-1, .gid = (gid_t)-1};
+        }
+        budget_charge(s, c->owner.uid, BUDGET_COLLECTIONS, 1);
         list_append(&s->collections, &c->link);
         s->collection_count++;
         /* Like sysmem, say what an allocation still waits for after 5 s; it is only a log. */
@@ -147,6 +152,8 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
                 c->root = n;
         list_append(&c->nodes, &n->link);
         c->node_count++;
+        c->server->node_total++;
+        budget_charge(c->server, c->owner.uid, BUDGET_NODES, 1);
         return n;
 }
 
@@ -225,6 +232,11 @@ static void collection_retire(struct collection *c) {
         list_remove(&c->link);
         s->collection_count--;
         s->total_bytes -= c->bytes_charged;
+        budget_charge(s, c->owner.uid, BUDGET_BYTES, -(int64_t)c->bytes_charged);
+        budget_charge(s, c->owner.uid, BUDGET_COLLECTIONS, -1);
+        /* Its nodes (failed ones too, as for max_nodes_per_collection) stop counting with it. */
+        budget_charge(s, c->owner.uid, BUDGET_NODES, -(int64_t)c->node_count);
+        s->node_total -= MIN(s->node_total, c->node_count);
         c->bytes_charged = 0;
         if (c->creator)
                 c->creator->live_collections--;
@@ -637,11 +649,13 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
 static bool check_node_capacity(struct node *n, uint16_t op, uint32_t txid, uint32_t more) {
         struct collection *c = n->collection;
         struct server *s = c->server;
-        if (c->node_count + more <= s->limits.max_nodes_per_collection)
+        char msg[192];
+        if (c->node_count + more > s->limits.max_nodes_per_collection)
+                snprintf(msg, sizeof msg, "the collection would exceed its limit of %u nodes",
+                         s->limits.max_nodes_per_collection);
+        else if (budget_check(s, c->owner.uid, BUDGET_NODES, more, msg, sizeof msg) == 0 &&
+                 server_check_node_total(s, more, msg, sizeof msg) == 0)
                 return true;
-        char msg[160];
-        snprintf(msg, sizeof msg, "the collection would exceed its limit of %u nodes",
-                 s->limits.max_nodes_per_collection);
         server_reply_error(&n->ep, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
         return false;
 }

@@ -51,6 +51,12 @@ static void diag_collection(const struct server *s, struct collection *c, uint64
                 d->has_pixel_format_modifier = true;
         }
         d->age_usec = now - c->created_usec;
+        if (c->owner.known) {
+                d->has_owner = true;
+                d->owner_pid = (uint32_t)c->owner.pid;
+                d->owner_uid = (uint32_t)c->owner.uid;
+                d->owner_comm = c->owner.comm[0] ? (char *)c->owner.comm : NULL;
+        }
         d->nodes = nodes;
         list_for_each(n, &c->nodes, struct node, link) {
                 if (n->dead || d->node_count >= s->limits.max_nodes_per_collection)
@@ -73,8 +79,16 @@ static void diag_collection(const struct server *s, struct collection *c, uint64
 }
 
 /*
- * One page of live collections with their trees, in id order after start_after_id. A page holds
- * as many collections as fit in one message; `more` says there are others.
+ * A client sees the collections its own uid created (names, trees and debug names are its business),
+ * every collection when it is root or in the admin group (sysmemd --admin-group).
+ */
+static bool diag_may_see(const struct allocator_conn *a, const struct collection *c) {
+        return a->admin || (a->cred.known && c->owner.known && a->cred.uid == c->owner.uid);
+}
+
+/*
+ * One page of the live collections this client may see, with their trees, in id order after
+ * start_after_id. A page holds as many collections as fit in one message; `more` says there are others.
  */
 void allocator_get_diagnostics(struct allocator_conn *a, struct wire_msg *m) {
         struct server *s = a->server;
@@ -96,8 +110,16 @@ void allocator_get_diagnostics(struct allocator_conn *a, struct wire_msg *m) {
         bool more = false;
         uint64_t now = util_now_usec();
         /* Collections are appended as they are made, so the list is already in id order. */
+        uint64_t visible_bytes = 0;
+        uint32_t visible_total = 0;
         list_for_each(c, &s->collections, struct collection, link) {
-                if (c->id <= req->start_after_id)
+                if (!diag_may_see(a, c))
+                        continue;
+                visible_bytes += c->bytes_charged;
+                visible_total++;
+        }
+        list_for_each(c, &s->collections, struct collection, link) {
+                if (c->id <= req->start_after_id || !diag_may_see(a, c))
                         continue;
                 if (count == PAGE) {
                         more = true;
@@ -110,8 +132,8 @@ void allocator_get_diagnostics(struct allocator_conn *a, struct wire_msg *m) {
         struct wire_diag_reply rep = {.collections = cols,
                                       .collection_count = count,
                                       .more = more,
-                                      .total_bytes = s->total_bytes,
-                                      .collection_total = s->collection_count};
+                                      .total_bytes = visible_bytes,
+                                      .collection_total = visible_total};
         /* Shrink the page until it fits one message; a client asks again from the last id. */
         for (;;) {
                 size_t len;

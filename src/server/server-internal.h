@@ -98,6 +98,26 @@ struct server {
         struct core_config core_config;      /* heaps, the limits and format costs every negotiation uses */
         struct core_format_cost *format_costs; /* loaded by sysmem_server_set_format_costs(); NULL: built-in */
         bool exiting;
+        struct uid_budget *budgets; /* one per uid that holds something; at most one per connection or collection */
+        size_t budget_count, budget_capacity;
+        uint32_t node_total; /* nodes of every live collection, against limits.max_nodes */
+        gid_t admin_gid;     /* members see every client's collections in diagnostics; (gid_t)-1: root only */
+};
+
+/* Who a client is, as the kernel says at connect time (SO_PEERCRED). */
+struct client_cred {
+        bool known;
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+        char comm[16]; /* /proc/PID/comm then; for logs only */
+};
+
+/* What one uid holds; the entry exists while it holds anything (budgets.c). */
+enum budget_kind { BUDGET_CONNECTIONS, BUDGET_COLLECTIONS, BUDGET_NODES, BUDGET_BYTES, BUDGET_KINDS };
+struct uid_budget {
+        uid_t uid;
+        uint64_t used[BUDGET_KINDS];
 };
 
 /* The mode sysmem_server_listen() gives its socket: anyone who can reach the directory may connect. */
@@ -122,6 +142,8 @@ struct allocator_conn {
         uint64_t debug_id;
         bool has_debug_info;
         uint32_t live_collections; /* created through this connection and not yet gone */
+        struct client_cred cred;   /* who connected */
+        bool admin;                /* root or in the admin group: sees every client's collections */
         bool dead;
         /* Token sockets made ahead for this client (client ends sent in SpareEnds), by id; opt-in. */
         int spare_fds[WIRE_MAX_SPARES];
@@ -203,6 +225,7 @@ struct collection {
         uint32_t name_priority;
         bool has_name;
         struct allocator_conn *creator; /* NULL once that connection is gone */
+        struct client_cred owner;       /* the creator's: the collection counts against owner.uid */
         bool dead;
         uint32_t next_node_index;
         uint64_t created_usec;
@@ -341,5 +364,17 @@ int constraints_clone(const struct sysmem_constraints *src, struct sysmem_constr
 int sock_diag_peer_inode(struct server *server, int fd, ino_t *ret_ino);
 /* 0 when the kernel answers sock_diag_peer_inode() truly (the unix_diag module is there), else -errno. */
 int sock_diag_self_test(struct server *server);
+
+/* budgets.c: who clients are and what each uid holds (calls nothing else of the server). */
+void client_cred_of_socket(int fd, struct client_cred *ret);
+/* Root, or a member (primary or supplementary group, at connect time) of admin_gid ((gid_t)-1: none). */
+bool client_is_admin(int fd, const struct client_cred *cred, gid_t admin_gid);
+/* "pid 123 (camera) uid 1000", into buf. */
+const char *client_cred_format(const struct client_cred *cred, char *buf, size_t size);
+/* 0 when uid may take `more` of kind, else -ENOSPC with a sentence in msg. */
+int budget_check(struct server *server, uid_t uid, enum budget_kind kind, uint64_t more, char *msg, size_t size);
+void budget_charge(struct server *server, uid_t uid, enum budget_kind kind, int64_t delta);
+/* 0 when `more` nodes fit limits.max_nodes, else -ENOSPC with a sentence in msg. */
+int server_check_node_total(struct server *server, uint32_t more, char *msg, size_t size);
 
 #endif

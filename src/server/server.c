@@ -30,6 +30,11 @@ static const struct sysmem_server_limits default_limits = {
         .max_total_bytes = 8ull << 30,
         .max_queued_replies = 64,
         .max_queued_bytes = 262144,
+        .max_connections_per_uid = 256,
+        .max_collections_per_uid = 1024,
+        .max_nodes = 65536,
+        .max_nodes_per_uid = 16384,
+        .max_bytes_per_uid = 2ull << 30,
 };
 
 /* Spare token sockets held for all allocator connections together (each connection: WIRE_MAX_SPARES). */
@@ -67,6 +72,7 @@ static void allocator_close(struct allocator_conn *a) {
         a->dead = true;
         endpoint_close(&a->ep); /* what the client has not read yet (an epitaph) still reaches it */
         a->server->connection_count--;
+        budget_charge(a->server, a->cred.uid, BUDGET_CONNECTIONS, -1);
         for (uint32_t i = 0; i < a->spare_count; i++)
                 close(a->spare_fds[i]);
         a->server->spare_total -= a->spare_count;
@@ -88,10 +94,14 @@ static int allocator_check_new_collection(struct allocator_conn *a, uint16_t op,
         } else if (a->live_collections >= s->limits.max_collections_per_connection) {
                 snprintf(msg, sizeof msg, "this connection holds its limit of %u live collections",
                          s->limits.max_collections_per_connection);
-        } else {
+        } else if (budget_check(s, a->cred.uid, BUDGET_COLLECTIONS, 1, msg, sizeof msg) == 0 &&
+                   budget_check(s, a->cred.uid, BUDGET_NODES, 1, msg, sizeof msg) == 0 &&
+                   server_check_node_total(s, 1, msg, sizeof msg) == 0) {
                 return 0;
         }
-        log_warning("allocator '%s': %s", a->has_debug_info ? a->debug_name : "?", msg);
+        char who[96];
+        log_warning("allocator '%s' (%s): %s", a->has_debug_info ? a->debug_name : "?",
+                    client_cred_format(&a->cred, who, sizeof who), msg);
         server_reply_error(&a->ep, op, txid, SYSMEM_ERROR_NO_MEMORY, msg);
         return -ENOSPC;
 }
@@ -278,7 +288,9 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
         else if (1 + dups > s->limits.max_nodes_per_collection)
                 snprintf(msg, sizeof msg, "more duplicates than the limit of %u nodes per collection",
                          s->limits.max_nodes_per_collection);
-        else
+        else if (budget_check(s, a->cred.uid, BUDGET_COLLECTIONS, 1, msg, sizeof msg) == 0 &&
+                 budget_check(s, a->cred.uid, BUDGET_NODES, 1 + dups, msg, sizeof msg) == 0 &&
+                 server_check_node_total(s, 1 + dups, msg, sizeof msg) == 0)
                 refused = false;
         struct collection *c = refused ? NULL : collection_new(s, a);
         struct node *root = c ? node_new(c, NULL, NODE_TOKEN, fds[0]) : NULL;
@@ -436,10 +448,19 @@ static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *us
 }
 
 static int add_connection(struct server *s, int fd) {
+        struct client_cred cred;
+        char who[96], msg[192];
+        client_cred_of_socket(fd, &cred);
         if (s->connection_count >= s->limits.max_connections) {
-                log_warning("refusing a connection: limit of %u allocator connections reached",
-                            s->limits.max_connections);
+                log_warning("refusing a connection from %s: limit of %u allocator connections reached",
+                            client_cred_format(&cred, who, sizeof who), s->limits.max_connections);
                 server_send_epitaph_fd(fd, SYSMEM_ERROR_NO_MEMORY, "the server's connection limit is reached");
+                close(fd);
+                return -ENOSPC;
+        }
+        if (budget_check(s, cred.uid, BUDGET_CONNECTIONS, 1, msg, sizeof msg) < 0) {
+                log_warning("refusing a connection from %s: %s", client_cred_format(&cred, who, sizeof who), msg);
+                server_send_epitaph_fd(fd, SYSMEM_ERROR_NO_MEMORY, msg);
                 close(fd);
                 return -ENOSPC;
         }
@@ -449,6 +470,8 @@ static int add_connection(struct server *s, int fd) {
                 return -ENOMEM;
         }
         a->server = s;
+        a->cred = cred;
+        a->admin = client_is_admin(fd, &cred, s->admin_gid);
         endpoint_init(&a->ep, s, allocator_io, allocator_overflowed, a);
         int r = endpoint_attach(&a->ep, fd);
         if (r < 0) {
@@ -458,6 +481,8 @@ static int add_connection(struct server *s, int fd) {
         }
         list_append(&s->connections, &a->link);
         s->connection_count++;
+        budget_charge(s, cred.uid, BUDGET_CONNECTIONS, 1);
+        log_debug("connection from %s", client_cred_format(&cred, who, sizeof who));
         return 0;
 }
 
@@ -629,6 +654,11 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
                 TAKE(max_total_bytes);
                 TAKE(max_queued_replies);
                 TAKE(max_queued_bytes);
+                TAKE(max_connections_per_uid);
+                TAKE(max_collections_per_uid);
+                TAKE(max_nodes);
+                TAKE(max_nodes_per_uid);
+                TAKE(max_bytes_per_uid);
 #undef TAKE
         }
         s->limits.max_buffers = MIN(s->limits.max_buffers, SYSMEM_MAX_BUFFERS);
@@ -648,6 +678,7 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         list_init(&s->graveyard_collections);
         list_init(&s->lingering);
         s->diag_fd = -1;
+        s->admin_gid = (gid_t)-1;
         s->next_collection_id = 2; /* 0 is invalid and 1 is reserved, as in Fuchsia */
         s->core_config = (struct core_config){
                 .limits =
@@ -741,8 +772,15 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
                 close(s->diag_fd);
         free(s->rx_buf);
         free(s->format_costs);
+        free(s->budgets);
         heaps_free(&s->heaps);
         free(s);
+}
+
+SYSMEM_EXPORT void sysmem_server_set_admin_group(struct sysmem_server *ss, gid_t gid) {
+        struct server *s = (struct server *)ss;
+        if (s)
+                s->admin_gid = gid;
 }
 
 SYSMEM_EXPORT void sysmem_server_set_log_level(struct sysmem_server *server, enum sysmem_log_level level) {

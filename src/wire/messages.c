@@ -228,6 +228,10 @@ static const struct wire_field diag_collection_fields[] = {
          .max = 4096, .table = &diag_node_schema},
         {.tag = 12, .type = WIRE_U32, .name = "weak_count", .offset = DC(weak_count)},
         {.tag = 13, .type = WIRE_U32, .name = "strong_count", .offset = DC(strong_count)},
+        {.tag = 14, .type = WIRE_U32, .name = "owner_pid", .offset = DC(owner_pid)},
+        {.tag = 15, .type = WIRE_U32, .flags = WIRE_F_PRESENCE, .name = "owner_uid", .offset = DC(owner_uid),
+         .count_offset = DC(has_owner)},
+        {.tag = 16, .type = WIRE_STRING, .name = "owner_comm", .offset = DC(owner_comm), .max = 15},
 };
 #undef DC
 static const struct wire_schema diag_collection_schema = SCHEMA("diagnostics_collection",

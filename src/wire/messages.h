@@ -223,6 +223,11 @@ struct wire_diag_collection {
         uint32_t node_count;
         uint32_t weak_count;
         uint32_t strong_count;
+        /* Who created it (SO_PEERCRED of that connection); absent when not known. */
+        uint32_t owner_pid;
+        uint32_t owner_uid;
+        bool has_owner;
+        char *owner_comm;
 };
 
 struct wire_diag_reply {
