@@ -32,6 +32,23 @@
 #define WARMUP_MS 1500
 #define RUN_MS 9000
 #define DEFAULT_SEED 0x5eed0c0ffee5ULL
+/* Once every worker is gone the daemon holds no collection at all (as sysmemctl list --json says). */
+static void expect_no_live_collections(struct h_daemon *d) {
+        const char *ctl = getenv("SYSMEMCTL");
+        if (!ctl)
+                fail_msg("SYSMEMCTL is not set: run through meson test");
+        char cmd[PATH_MAX * 2 + 32];
+        snprintf(cmd, sizeof cmd, "%s list --json --socket %s", ctl, d->socket);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        char out[65536];
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        int status = pclose(p);
+        if (status != 0 || !strstr(out, "\"collection_count\":0") || !strstr(out, "\"total_bytes\":0"))
+                fail_msg("live collections after the soak (sysmemctl status %d):\n%s", status, out);
+}
+
 /* The daemon's VmRSS after the soak may exceed its level after warm-up by at most this much. */
 #define RSS_MARGIN_KIB 4096
 #define MAX_MEMBERS 16
@@ -1129,6 +1146,7 @@ static void test_soak(void **state) {
         if (!h_daemon_alive(d))
                 fail_msg("sysmemd died during the soak");
         h_daemon_expect_fds(d, d->baseline_fds);
+        expect_no_live_collections(d);
         usleep(100000);
         long rss1 = vm_rss_kib(d->pid);
         printf("soak: %u scenarios (%u warm-up): %u allocated, %u CONSTRAINTS_INTERSECTION_EMPTY, %u unchosen group "
