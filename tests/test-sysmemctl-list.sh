@@ -69,24 +69,27 @@ if run 0 --socket "$sock"; then
         has "image format and modifier by name" '^  image format: NV12, modifier LINEAR$' "$text"
         has "strong and weak counts" '^  nodes: 9 \(8 strong, 1 weak\)$' "$text"
         has "root: a bound collection with its memory" \
-                '^    collection "camera" id 1 \[constraints-set allocated ready\] 2777088 bytes$' "$text"
+                '^    collection "camera" id 1 \[constraints-set allocated ready\] 2777088 bytes( pid [0-9]+ "[^"]*" uid [0-9]+)?$' "$text"
         has "dispensable child, one level down" \
-                '^      collection "display" id 2 \[constraints-set allocated dispensable ready\] 2777088 bytes$' \
+                '^      collection "display" id 2 \[constraints-set allocated dispensable ready\] 2777088 bytes( pid [0-9]+ "[^"]*" uid [0-9]+)?$' \
                 "$text"
         has "released token: an orphan, no memory" \
-                '^      token "encoder" id 3 \[released orphaned allocated ready\]$' "$text"
-        has "group under the orphan" '^        group "encoder" id 3 \[allocated ready children-present\]$' "$text"
+                '^      token "encoder" id 3 \[released orphaned allocated ready\]( pid [0-9]+ "[^"]*" uid [0-9]+)?$' "$text"
+        has "group under the orphan" '^        group "encoder" id 3 \[allocated ready children-present\]( pid [0-9]+ "[^"]*" uid [0-9]+)?$' "$text"
         has "the chosen group child" \
-                '^          collection "encoder-sw" id 5 \[constraints-set allocated ready\] 2777088 bytes$' "$text"
+                '^          collection "encoder-sw" id 5 \[constraints-set allocated ready\] 2777088 bytes( pid [0-9]+ "[^"]*" uid [0-9]+)?$' "$text"
         lacks "the child not chosen has failed and left" 'encoder-hw' "$text"
         has "weak participant" \
-                '^      collection "monitor" id 6 \[constraints-set allocated weak weak-ok ready\] 2777088 bytes$' \
+                '^      collection "monitor" id 6 \[constraints-set allocated weak weak-ok ready\] 2777088 bytes( pid [0-9]+ "[^"]*" uid [0-9]+)?$' \
                 "$text"
         has "attached late joiner shares the buffers" \
-                '^      collection "viewer" id 7 \[constraints-set allocated attached ready\] 2777088 bytes$' "$text"
+                '^      collection "viewer" id 7 \[constraints-set allocated attached ready\] 2777088 bytes( pid [0-9]+ "[^"]*" uid [0-9]+)?$' "$text"
         has "attached subtree still waiting" \
-                '^      collection "recorder" id 8 \[constraints-set attached ready\]$' "$text"
-        has "its unbound duplicate" '^        token "spare" id 9 \[\]$' "$text"
+                '^      collection "recorder" id 8 \[constraints-set attached ready\]( pid [0-9]+ "[^"]*" uid [0-9]+)?$' "$text"
+        has "who last sent on a node (SCM_CREDENTIALS)" \
+                '^    collection "camera" id 1 \[.*\] 2777088 bytes pid [0-9]+ "sysmemctl-fixtu" uid [0-9]+$' "$text"
+        has "who created a collection (SO_PEERCRED)" '^  created by: pid [0-9]+ "sysmemctl-fixtu", uid [0-9]+$' "$text"
+        has "its unbound duplicate" '^        token "spare" id 9 \[\]( pid [0-9]+ "[^"]*" uid [0-9]+)?$' "$text"
         has "second collection" '^  buffers: 2 x 65536 bytes \(65536 allocated each\), heap system-ram$' "$text"
         has "negotiating collections" '^collection 43 "pending-39": negotiating, age ' "$text"
         has "no buffers before allocation" '^  buffers: none yet$' "$text"

@@ -547,6 +547,10 @@ static int print_text(const struct listing *l) {
                         print_flags(d->flags);
                         if (d->bytes)
                                 printf(" %" PRIu64 " bytes", d->bytes);
+                        if (d->has_sender) {
+                                char comm[NAME_TEXT_SIZE];
+                                printf(" pid %u %s uid %u", d->pid, name_text(d->comm, comm, sizeof comm), d->uid);
+                        }
                         putchar('\n');
                 }
                 free(order);
@@ -646,6 +650,15 @@ static int print_json(const struct listing *l) {
                         json_object_object_add(jn, "flags", flags);
                         json_object_object_add(jn, "flag_bits", json_object_new_uint64(d->flags));
                         json_object_object_add(jn, "bytes", json_object_new_uint64(d->bytes));
+                        if (d->has_sender) {
+                                json_object *who = json_object_new_object();
+                                json_object_object_add(who, "pid", json_object_new_uint64(d->pid));
+                                json_object_object_add(who, "uid", json_object_new_uint64(d->uid));
+                                json_object_object_add(who, "comm", json_string_or_null(d->comm));
+                                json_object_object_add(jn, "sender", who);
+                        } else {
+                                json_object_object_add(jn, "sender", NULL);
+                        }
                         json_object_array_add(nodes, jn);
                 }
                 free(order);

@@ -14,6 +14,31 @@
 
 #include "server-internal.h"
 
+static void read_comm(pid_t pid, char *buf, size_t size) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+        buf[0] = 0;
+        int cfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (cfd < 0)
+                return;
+        ssize_t n = read(cfd, buf, size - 1);
+        close(cfd);
+        if (n > 0 && buf[n - 1] == '\n')
+                n--;
+        buf[n > 0 ? n : 0] = 0;
+}
+
+void client_cred_note(struct client_cred *c, const struct wire_cred *sender) {
+        if (!sender->present || (c->known && c->pid == sender->pid && c->uid == sender->uid))
+                return;
+        c->known = true;
+        c->pid = sender->pid;
+        c->uid = sender->uid;
+        c->gid = sender->gid;
+        /* The command name, for people reading logs and listings; the client can change it, so it decides nothing. */
+        read_comm(c->pid, c->comm, sizeof c->comm);
+}
+
 void client_cred_of_socket(int fd, struct client_cred *ret) {
         struct ucred uc;
         socklen_t len = sizeof uc;
@@ -26,17 +51,7 @@ void client_cred_of_socket(int fd, struct client_cred *ret) {
         ret->uid = uc.uid;
         ret->gid = uc.gid;
         ret->known = true;
-        /* The command name, for people reading logs; the client can change it, so it decides nothing. */
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/comm", (int)uc.pid);
-        int cfd = open(path, O_RDONLY | O_CLOEXEC);
-        if (cfd >= 0) {
-                ssize_t n = read(cfd, ret->comm, sizeof ret->comm - 1);
-                close(cfd);
-                if (n > 0 && ret->comm[n - 1] == '\n')
-                        n--;
-                ret->comm[n > 0 ? n : 0] = 0;
-        }
+        read_comm(uc.pid, ret->comm, sizeof ret->comm);
 }
 
 const char *client_cred_format(const struct client_cred *c, char *buf, size_t size) {

@@ -1076,7 +1076,10 @@ static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdat
                         break;
                 struct wire_msg *m = NULL;
                 char err[320];
-                int r = server_receive(s, fd, node_object_kind(n), &m, err, sizeof err);
+                struct wire_cred sender;
+                int r = server_receive_from(s, fd, node_object_kind(n), &m, &sender, err, sizeof err);
+                if (r > 0)
+                        client_cred_note(&n->cred, &sender);
                 if (r == -EAGAIN)
                         break;
                 if (r == 0) {
@@ -1132,7 +1135,10 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
                 }
                 struct wire_msg *m = NULL;
                 char err[320];
-                int r = server_receive(s, n->ep.fd, node_object_kind(n), &m, err, sizeof err);
+                struct wire_cred sender;
+                int r = server_receive_from(s, n->ep.fd, node_object_kind(n), &m, &sender, err, sizeof err);
+                if (r > 0)
+                        client_cred_note(&n->cred, &sender);
                 if (r == -EAGAIN || r == 0)
                         break;
                 if (r < 0) {

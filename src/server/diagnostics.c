@@ -68,6 +68,12 @@ static void diag_collection(const struct server *s, struct collection *c, uint64
                 dn->flags = diag_flags(n);
                 dn->debug_name = n->debug_name[0] ? n->debug_name : NULL;
                 dn->debug_id = n->debug_id;
+                if (n->cred.known) {
+                        dn->has_sender = true;
+                        dn->pid = (uint32_t)n->cred.pid;
+                        dn->uid = (uint32_t)n->cred.uid;
+                        dn->comm = n->cred.comm[0] ? n->cred.comm : NULL;
+                }
                 bool gets = n->allocated && n->constraints && core_participant_gets_buffers(n->constraints) &&
                             (n->rights_mask & SYSMEM_RIGHT_READ) && !c->buffers_released;
                 dn->bytes = gets ? d->raw_vmo_size * c->buffer_count : 0;

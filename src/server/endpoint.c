@@ -357,6 +357,8 @@ static int endpoint_io(sd_event_source *src, int fd, uint32_t revents, void *use
 }
 
 int endpoint_attach(struct endpoint *ep, int fd) {
+        /* The kernel then says who sent each message (SCM_CREDENTIALS): nodes are attributed by it. */
+        (void)setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int));
         int r = sd_event_add_io(ep->server->event, &ep->source, fd, EPOLLIN, endpoint_io, ep);
         if (r < 0)
                 return r;
@@ -476,15 +478,21 @@ void server_schedule_reap(struct server *server) {
 
 int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
                    size_t err_size) {
+        return server_receive_from(s, fd, object_kind, ret_msg, NULL, err, err_size);
+}
+
+int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
+                        struct wire_cred *ret_cred, char *err, size_t err_size) {
         int fds[WIRE_MAX_FDS];
         uint32_t nfds = 0;
-        ssize_t n = wire_recv(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds);
+        ssize_t n = wire_recv_cred(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds, ret_cred);
         if (n == -ECONNRESET)
                 /*
                  * The client closed with messages of ours unread (a reply it did not wait for). The kernel
                  * reports that ahead of what the client sent before closing (its Release): read on.
                  */
-                n = wire_recv(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds);
+                n = wire_recv_cred(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds,
+                                   ret_cred);
         if (n == 0 || n == -ECONNRESET)
                 return 0; /* peer closed */
         if (n == -EAGAIN)

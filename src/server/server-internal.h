@@ -204,6 +204,7 @@ struct node {
         struct allocator_conn *pending_bind_allocator;
         uint32_t pending_waits[64]; /* txids of WaitForAllBuffersAllocated awaiting the result */
         uint32_t pending_wait_count;
+        struct client_cred cred; /* who last sent on it, as the kernel says (SCM_CREDENTIALS) */
 };
 
 struct collection {
@@ -279,6 +280,9 @@ int server_new_signal_pair(int ret_fds[2]);
  */
 int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
                    size_t err_size);
+/* The same, also giving who sent it (the socket has SO_PASSCRED: endpoint_attach sets it). */
+int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
+                        struct wire_cred *ret_cred, char *err, size_t err_size);
 
 /* node-names.c: names for logs and messages; calls nothing else of the server. */
 const char *node_kind_name(enum node_kind kind);
@@ -367,6 +371,8 @@ int sock_diag_self_test(struct server *server);
 
 /* budgets.c: who clients are and what each uid holds (calls nothing else of the server). */
 void client_cred_of_socket(int fd, struct client_cred *ret);
+/* Takes the sender of a message as *cred (reading its command name only when the pid changed). */
+void client_cred_note(struct client_cred *cred, const struct wire_cred *sender);
 /* Root, or a member (primary or supplementary group, at connect time) of admin_gid ((gid_t)-1: none). */
 bool client_is_admin(int fd, const struct client_cred *cred, gid_t admin_gid);
 /* "pid 123 (camera) uid 1000", into buf. */

@@ -206,6 +206,10 @@ static const struct wire_field diag_node_fields[] = {
          .max = SYSMEM_MAX_CLIENT_NAME_LENGTH},
         {.tag = 6, .type = WIRE_U64, .name = "debug_id", .offset = DN(debug_id)},
         {.tag = 7, .type = WIRE_U64, .name = "bytes", .offset = DN(bytes)},
+        {.tag = 8, .type = WIRE_U32, .name = "pid", .offset = DN(pid)},
+        {.tag = 9, .type = WIRE_U32, .flags = WIRE_F_PRESENCE, .name = "uid", .offset = DN(uid),
+         .count_offset = DN(has_sender)},
+        {.tag = 10, .type = WIRE_STRING, .name = "comm", .offset = DN(comm), .max = 15},
 };
 #undef DN
 static const struct wire_schema diag_node_schema = SCHEMA("diagnostics_node", struct wire_diag_node,

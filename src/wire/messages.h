@@ -191,6 +191,11 @@ struct wire_diag_node {
         char *debug_name;
         uint64_t debug_id;
         uint64_t bytes;  /* buffer memory this participant receives (fds), 0 if none */
+        /* Who last sent on the node (SCM_CREDENTIALS); absent until it sent something. */
+        uint32_t pid;
+        uint32_t uid;
+        bool has_sender;
+        char *comm;
 };
 
 enum wire_diag_flags {

@@ -9,7 +9,7 @@
 /* Room for the most fds one sendmsg can carry, so a legal packet never arrives with MSG_CTRUNC. */
 union fd_control {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS) + CMSG_SPACE(sizeof(struct ucred))];
 };
 
 int wire_send(int sock, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds) {
@@ -42,8 +42,15 @@ int wire_send(int sock, const uint8_t *buf, size_t len, const int *fds, uint32_t
 }
 
 ssize_t wire_recv(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds) {
+        return wire_recv_cred(sock, buf, cap, fds, fds_cap, ret_nfds, NULL);
+}
+
+ssize_t wire_recv_cred(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds,
+                       struct wire_cred *ret_cred) {
         if (sock < 0 || (!buf && cap > 0) || (!fds && fds_cap > 0) || !ret_nfds)
                 return -EINVAL;
+        if (ret_cred)
+                ret_cred->present = false;
 
         union fd_control control;
         struct iovec iov = {.iov_base = buf, .iov_len = cap};
@@ -67,6 +74,16 @@ ssize_t wire_recv(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap
         uint32_t nreceived = 0;
         bool foreign = false;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                /* With SO_PASSCRED on the socket the kernel adds the sender's credentials (it vouches for them). */
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                    c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+                        struct ucred uc;
+                        memcpy(&uc, CMSG_DATA(c), sizeof uc);
+                        if (ret_cred)
+                                *ret_cred = (struct wire_cred){.present = true, .pid = uc.pid, .uid = uc.uid,
+                                                               .gid = uc.gid};
+                        continue;
+                }
                 if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
                         foreign = true;
                         continue;

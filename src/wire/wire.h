@@ -142,5 +142,14 @@ int wire_send(int sock, const uint8_t *buf, size_t len, const int *fds, uint32_t
  * closed. fds are received with MSG_CMSG_CLOEXEC.
  */
 ssize_t wire_recv(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds);
+/* The sender of one message, as the kernel says (SCM_CREDENTIALS on a socket with SO_PASSCRED). */
+struct wire_cred {
+        bool present;
+        int32_t pid;
+        uint32_t uid, gid;
+};
+/* wire_recv, also taking the sender's credentials where the socket has SO_PASSCRED (ret_cred may be NULL). */
+ssize_t wire_recv_cred(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds,
+                       struct wire_cred *ret_cred);
 
 #endif
