@@ -354,7 +354,12 @@ void node_fail(struct node *n, enum sysmem_error error, const char *fmt, ...) {
         char message[sizeof c->error_message];
         snprintf(message, sizeof message, "participant '%s' (%s) failed: %s", node_display_name(n),
                  node_kind_name(n->kind), reason);
-        log_warning("collection %llu: %s", (unsigned long long)c->id, message);
+        /* The log says which process it was; clients are told the participant's name only. */
+        char who[96] = "";
+        if (n->cred.known)
+                client_cred_format(&n->cred, who, sizeof who);
+        log_warning("collection %llu: %s%s%s%s", (unsigned long long)c->id, message, who[0] ? " [" : "", who,
+                    who[0] ? "]" : "");
         /*
          * The node itself gets the precise error (PROTOCOL_DEVIATION for a bad request); the rest of
          * its failure domain gets UNSPECIFIED, as in sysmem2, with the reason spelled out.
