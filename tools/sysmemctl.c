@@ -405,7 +405,9 @@ static void usage(FILE *f) {
                    "  negotiate FILE...   run a negotiation offline (no daemon) and print the result\n"
                    "  list                the live collections of a running sysmemd, their trees and memory\n"
                    "  heaps               the heaps a running sysmemd allocates from, and their properties\n"
-                   "  help                this text\n");
+                   "  help                this text (also -h, --help)\n"
+                   "  version             sysmemctl's version (also --version)\n\n"
+                   "COMMAND --help describes each command. See sysmemctl(1).\n");
 }
 
 int main(int argc, char **argv) {
@@ -421,6 +423,10 @@ int main(int argc, char **argv) {
                 return sysmemctl_heaps(argc - 1, argv + 1);
         if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
                 usage(stdout);
+                return 0;
+        }
+        if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+                printf("sysmemctl %s\n", SYSMEM_VERSION);
                 return 0;
         }
         fprintf(stderr, "sysmemctl: unknown command '%s'\n", argv[1]);
