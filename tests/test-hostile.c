@@ -89,6 +89,32 @@ static int offender(struct h_daemon *d) {
         return accepted;
 }
 
+/* The daemon's resident memory, in KiB (VmRSS). */
+static long rss_kib(pid_t pid) {
+        char path[64], line[256];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+        FILE *f = fopen(path, "re");
+        assert_non_null(f);
+        long kib = -1;
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+                        break;
+        fclose(f);
+        return kib;
+}
+
+/* Resident memory the daemon may keep after an offender has gone (malloc keeps freed arenas). */
+#define RSS_MARGIN_KIB 8192
+
+/* Once the offender has gone the daemon holds the fds it held before, and about the memory. */
+static void expect_back_to_baseline(struct h_daemon *d, int fds, long rss0) {
+        h_daemon_expect_fds(d, fds);
+        long rss = rss_kib(d->pid);
+        print_message("daemon: %d fds, VmRSS %ld KiB (%+ld KiB since the start)\n", fds, rss, rss - rss0);
+        if (rss - rss0 > RSS_MARGIN_KIB)
+                fail_msg("sysmemd's VmRSS grew from %ld KiB to %ld KiB (margin %d KiB)", rss0, rss, RSS_MARGIN_KIB);
+}
+
 /* A well-behaved client fills the collection limit and gets buffers, within a bound. */
 static void served(struct h_daemon *d, const char *who) {
         struct sysmem_allocator *a = h_connect(d, who);
@@ -120,6 +146,7 @@ static void test_fd_cycles(void **state) {
         const char *args[] = {"--max-collections", "4", NULL};
         h_daemon_start(&d, args);
         int baseline = h_daemon_settled_fds(&d);
+        long rss0 = rss_kib(d.pid);
         for (int round = 0; round < 2; round++) {
                 pid_t pid = fork();
                 assert_true(pid >= 0);
@@ -134,9 +161,9 @@ static void test_fd_cycles(void **state) {
                                  WEXITSTATUS(status));
                 assert_true(h_daemon_alive(&d));
                 /* Once it has gone, everything it made is gone: the daemon holds what it held before. */
-                h_daemon_expect_fds(&d, baseline);
+                expect_back_to_baseline(&d, baseline, rss0);
                 served(&d, "after the offender");
-                h_daemon_expect_fds(&d, baseline);
+                expect_back_to_baseline(&d, baseline, rss0);
         }
         h_daemon_stop(&d);
 }
@@ -151,6 +178,7 @@ static void test_bind_shared_with_token_copy(void **state) {
         struct h_daemon d;
         h_daemon_start(&d, NULL);
         int baseline = h_daemon_settled_fds(&d);
+        long rss0 = rss_kib(d.pid);
         struct sysmem_allocator *a = h_connect(&d, "binder");
         struct sysmem_token *t = NULL;
         assert_int_equal(sysmem_allocator_allocate_shared(a, &t), 0);
@@ -176,7 +204,7 @@ static void test_bind_shared_with_token_copy(void **state) {
         close(copy);
         sysmem_collection_close(c);
         sysmem_allocator_free(a);
-        h_daemon_expect_fds(&d, baseline);
+        expect_back_to_baseline(&d, baseline, rss0);
         h_daemon_stop(&d);
 }
 
@@ -287,6 +315,7 @@ static void test_per_uid_budgets(void **state) {
                               "--max-connections-per-uid", "4", NULL};
         h_daemon_start(&d, args);
         int baseline = h_daemon_settled_fds(&d);
+        long rss0 = rss_kib(d.pid);
         struct sysmem_allocator *a = h_connect(&d, "greedy"); /* the harness's warm-up connection has gone */
         struct sysmem_collection *c[6];
         char why[1100];
@@ -327,13 +356,43 @@ static void test_per_uid_budgets(void **state) {
         for (int i = 0; i < 6; i++)
                 sysmem_collection_close(c[i]);
         sysmem_allocator_free(a);
-        h_daemon_expect_fds(&d, baseline);
+        expect_back_to_baseline(&d, baseline, rss0);
         /* Everything given back: the same user is served again. */
         a = h_connect(&d, "greedy again");
         assert_int_equal(one_mib(a, &c[0], why, sizeof why), 0);
         sysmem_collection_close(c[0]);
         sysmem_allocator_free(a);
         h_daemon_stop(&d);
+}
+
+/* Nodes are bounded per user and in all: a Duplicate past either is refused, the token itself lives on. */
+static void test_node_budgets(void **state) {
+        (void)state;
+        const char *const cases[][2] = {{"--max-nodes-per-uid", "3"}, {"--max-nodes", "3"}};
+        for (size_t i = 0; i < 2; i++) {
+                struct h_daemon d;
+                const char *args[] = {cases[i][0], cases[i][1], NULL};
+                h_daemon_start(&d, args);
+                int baseline = h_daemon_settled_fds(&d);
+                long rss0 = rss_kib(d.pid);
+                struct sysmem_allocator *a = h_connect(&d, "duplicator");
+                struct sysmem_token *t = NULL, *dup[3] = {NULL};
+                assert_int_equal(sysmem_allocator_allocate_shared(a, &t), 0);
+                assert_int_equal(sysmem_token_duplicate(t, 0, &dup[0]), 0);
+                assert_int_equal(sysmem_token_duplicate(t, 0, &dup[1]), 0);
+                assert_int_equal(sysmem_token_duplicate(t, 0, &dup[2]), -ENOMEM); /* a fourth node */
+                assert_int_equal(sysmem_node_sync(sysmem_token_node(t)), 0);    /* the token is fine */
+                /* The same refusal for a second collection: it would be the fourth node too. */
+                struct sysmem_token *t2 = NULL;
+                assert_int_equal(sysmem_allocator_allocate_shared(a, &t2), -ENOMEM);
+                print_message("%s %s: a fourth node refused\n", cases[i][0], cases[i][1]);
+                for (int k = 0; k < 2; k++)
+                        sysmem_token_close(dup[k]);
+                sysmem_token_close(t);
+                sysmem_allocator_free(a);
+                expect_back_to_baseline(&d, baseline, rss0);
+                h_daemon_stop(&d);
+        }
 }
 
 /* Collections other users created, with their names and trees, are not shown to a client; root sees all. */
@@ -688,6 +747,7 @@ static void test_flood_without_reading(void **state) {
         const char *args[] = {"--log-level", "warning", NULL};
         h_daemon_start_logged(&d, args);
         int baseline = h_daemon_settled_fds(&d);
+        long rss0 = rss_kib(d.pid);
         struct sysmem_allocator *a = h_connect(&d, "flooder");
         struct sysmem_collection *c = NULL;
         assert_int_equal(sysmem_allocator_allocate_non_shared(a, &c), 0);
@@ -711,7 +771,7 @@ static void test_flood_without_reading(void **state) {
         assert_true(replies > 0 && replies < sent);
         sysmem_collection_close(c);
         sysmem_allocator_free(a);
-        h_daemon_expect_fds(&d, baseline);
+        expect_back_to_baseline(&d, baseline, rss0);
         print_message("daemon fds: %d before, %d after\n", baseline, h_fd_count(d.pid));
         h_daemon_stop(&d);
 }
@@ -722,6 +782,7 @@ static void test_replies_queue_in_order(void **state) {
         struct h_daemon d;
         h_daemon_start(&d, NULL);
         int baseline = h_daemon_settled_fds(&d);
+        long rss0 = rss_kib(d.pid);
         struct sysmem_allocator *a = h_connect(&d, "slow reader");
         struct sysmem_collection *c = NULL;
         assert_int_equal(sysmem_allocator_allocate_non_shared(a, &c), 0);
@@ -739,7 +800,7 @@ static void test_replies_queue_in_order(void **state) {
         print_message("all %u replies arrived in order\n", replies);
         sysmem_collection_close(c);
         sysmem_allocator_free(a);
-        h_daemon_expect_fds(&d, baseline);
+        expect_back_to_baseline(&d, baseline, rss0);
         h_daemon_stop(&d);
 }
 
@@ -754,6 +815,7 @@ static void test_wait_reply_behind_full_socket(void **state) {
         const char *args[] = {"--max-queued-replies", "2048", NULL};
         h_daemon_start(&d, args);
         int baseline = h_daemon_settled_fds(&d);
+        long rss0 = rss_kib(d.pid);
         struct sysmem_allocator *a = h_connect(&d, "waiter");
         struct sysmem_token *t = NULL, *dup = NULL;
         struct sysmem_collection *c = NULL, *c2 = NULL;
@@ -790,7 +852,7 @@ static void test_wait_reply_behind_full_socket(void **state) {
         sysmem_collection_close(c);
         sysmem_collection_close(c2);
         sysmem_allocator_free(a);
-        h_daemon_expect_fds(&d, baseline);
+        expect_back_to_baseline(&d, baseline, rss0);
         h_daemon_stop(&d);
 }
 
@@ -804,6 +866,7 @@ static void test_queue_limit_fails_at_once(void **state) {
         const char *args[] = {"--max-queued-replies", "4", NULL};
         h_daemon_start(&d, args);
         int baseline = h_daemon_settled_fds(&d);
+        long rss0 = rss_kib(d.pid);
         struct sysmem_allocator *a = h_connect(&d, "overflow");
         struct sysmem_token *t = NULL, *dup = NULL;
         struct sysmem_collection *c = NULL, *c2 = NULL;
@@ -831,7 +894,7 @@ static void test_queue_limit_fails_at_once(void **state) {
         sysmem_collection_close(c);
         sysmem_collection_close(c2);
         sysmem_allocator_free(a);
-        h_daemon_expect_fds(&d, baseline);
+        expect_back_to_baseline(&d, baseline, rss0);
         h_daemon_stop(&d);
 }
 
@@ -842,6 +905,7 @@ static void test_allocator_flood_without_reading(void **state) {
         const char *args[] = {"--log-level", "warning", NULL};
         h_daemon_start_logged(&d, args);
         int baseline = h_daemon_settled_fds(&d);
+        long rss0 = rss_kib(d.pid);
         struct sysmem_allocator *a = h_connect(&d, "allocator flooder");
         int fd = sysmem_allocator_get_fd(a);
         int64_t start = h_now_ms();
@@ -858,7 +922,7 @@ static void test_allocator_flood_without_reading(void **state) {
         print_message("%u GetHeaps sent; closed %lld ms later; %u replies in order, then the epitaph\n", sent,
                       (long long)failed_after, replies);
         sysmem_allocator_free(a);
-        h_daemon_expect_fds(&d, baseline);
+        expect_back_to_baseline(&d, baseline, rss0);
         h_daemon_stop(&d);
 }
 
@@ -873,6 +937,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_log_injection, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_no_sock_diag, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_per_uid_budgets, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_node_budgets, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_diagnostics_show_own_uid_only, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_flood_without_reading, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_replies_queue_in_order, h_setup_no_daemon, h_teardown),
