@@ -133,11 +133,16 @@ static const void *sample_body(const struct wire_schema *s) {
                  .backend = "drm", .device = "/dev/dri/card0"},
         };
         static struct wire_heaps_reply heaps_reply = {.heaps = heap_infos, .heap_count = 2};
+        static struct wire_server_info_request server_info_request = {.protocol_version = 1};
+        static struct wire_server_info_reply server_info_reply = {.protocol_version = 1, .min_protocol_version = 1,
+                                                                  .features = 0x3f, .version = "0.1.0"};
         static const struct {
                 const char *name;
                 const void *body;
         } bodies[] = {
                 {"heaps_reply", &heaps_reply},
+                {"server_info_request", &server_info_request},
+                {"server_info_reply", &server_info_reply},
                 {"empty", &empty},
                 {"fd", &fd},
                 {"debug_client_info", &debug},

@@ -820,6 +820,28 @@ static void test_release_with_unread_reply_is_clean(void **state) {
         h_daemon_expect_fds(d, d->baseline_fds);
 }
 
+/* The handshake: the daemon says which protocol it speaks, the oldest it serves, and what it has. */
+static void test_server_info(void **state) {
+        struct h_daemon *d = &((struct h_fixture *)*state)->daemon;
+        struct sysmem_allocator *a = h_connect(d, "handshake");
+        struct sysmem_server_info info;
+        memset(&info, 0xa5, sizeof info);
+        assert_int_equal(sysmem_allocator_get_server_info(a, &info), 0);
+        assert_int_equal(info.protocol_version, SYSMEM_PROTOCOL_VERSION);
+        assert_true(info.min_protocol_version >= 1 && info.min_protocol_version <= info.protocol_version);
+        assert_string_equal(info.version, SYSMEM_VERSION);
+        assert_true(info.features & SYSMEM_FEATURE_HEAPS);
+        assert_true(info.features & SYSMEM_FEATURE_SERVER_LIFETIME_FD);
+        assert_int_equal(sysmem_protocol_version(), SYSMEM_PROTOCOL_VERSION);
+        assert_string_equal(sysmem_library_version(), SYSMEM_VERSION);
+        /* The connection goes on serving after it. */
+        size_t count = 0;
+        assert_int_equal(sysmem_allocator_get_heaps(a, NULL, 0, &count), 0);
+        assert_true(count >= 1);
+        assert_int_equal(sysmem_allocator_get_server_info(NULL, &info), -EINVAL);
+        sysmem_allocator_free(a);
+}
+
 int main(int argc, char **argv) {
         /* An argument runs only the tests whose names match it (a cmocka pattern). */
         if (argc > 1)
@@ -829,6 +851,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_token_paths, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_non_shared_single_participant, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_validate_token, h_setup, h_teardown),
+                cmocka_unit_test_setup_teardown(test_server_info, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_buffers_sealed_and_zeroed, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_check_allocated_and_async_wait, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_release_after_constraints_still_counts, h_setup, h_teardown),

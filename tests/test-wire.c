@@ -386,6 +386,33 @@ static const struct sysmem_heap_info sample_heap_infos[] = {
          .backend = "drm", .device = "/dev/dri/card1"},
 };
 
+static void fill_server_info_request(struct sample_fds *s, void *body) {
+        (void)s;
+        ((struct wire_server_info_request *)body)->protocol_version = SYSMEM_PROTOCOL_VERSION;
+}
+
+static void check_server_info_request(const void *a, const void *b) {
+        assert_int_equal(((const struct wire_server_info_request *)a)->protocol_version,
+                         ((const struct wire_server_info_request *)b)->protocol_version);
+}
+
+static void fill_server_info_reply(struct sample_fds *s, void *body) {
+        (void)s;
+        struct wire_server_info_reply *b = body;
+        b->protocol_version = 3;
+        b->min_protocol_version = 1;
+        b->features = SYSMEM_FEATURE_HEAPS | SYSMEM_FEATURE_PER_UID_LIMITS | (1ull << 40);
+        b->version = (char *)"0.1.0";
+}
+
+static void check_server_info_reply(const void *a, const void *b) {
+        const struct wire_server_info_reply *x = a, *y = b;
+        assert_int_equal(x->protocol_version, y->protocol_version);
+        assert_int_equal(x->min_protocol_version, y->min_protocol_version);
+        assert_true(x->features == y->features);
+        assert_string_equal(x->version, y->version);
+}
+
 static void fill_heaps_reply(struct sample_fds *s, void *body) {
         struct wire_heaps_reply *b = body;
         b->heaps = sample_heap_infos;
@@ -647,6 +674,8 @@ static const struct sample samples[] = {
         {"attach_lifetime_tracking", fill_lifetime, check_lifetime},
         {"vmo_info_reply", fill_vmo_info, check_vmo_info},
         {"heaps_reply", fill_heaps_reply, check_heaps_reply},
+        {"server_info_request", fill_server_info_request, check_server_info_request},
+        {"server_info_reply", fill_server_info_reply, check_server_info_reply},
         {"diagnostics_request", fill_diag_request, check_diag_request},
         {"diagnostics_reply", fill_diag_reply, check_diag_reply},
         {"create_child", fill_duplicate, check_duplicate},

@@ -399,6 +399,55 @@ out:
         return status;
 }
 
+static const char *const feature_names[] = {"spare-tokens",     "heaps",          "device-layouts",
+                                            "server-lifetime-fd", "per-uid-limits", "sender-credentials"};
+
+/*
+ * sysmemctl version [--socket PATH]: this tool's and libsysmem's versions, then the daemon's protocol and
+ * features (GetServerInfo). Exit 0, or 3 when no daemon answers (the first lines are printed anyway).
+ */
+static int cmd_version(int argc, char **argv) {
+        static const struct option opts[] = {{"socket", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+                                             {0}};
+        const char *socket_opt = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+                if (c == 's') {
+                        socket_opt = optarg;
+                } else {
+                        printf("Usage: sysmemctl version [--socket PATH]\n"
+                               "Prints sysmemctl's and libsysmem's versions and protocol, then the protocol\n"
+                               "version and features of the running sysmemd (GetServerInfo).\n");
+                        return c == 'h' ? 0 : EXIT_BAD_INPUT;
+                }
+        }
+        printf("sysmemctl %s\nlibsysmem %s, protocol %u\n", SYSMEM_VERSION, sysmem_library_version(),
+               sysmem_protocol_version());
+        struct sysmem_allocator *a = NULL;
+        struct sysmem_server_info info;
+        int r = sysmem_allocator_connect(socket_opt, &a);
+        if (r >= 0)
+                r = sysmem_allocator_get_server_info(a, &info);
+        sysmem_allocator_free(a);
+        if (r < 0) {
+                printf("sysmemd: %s\n", r == -ENOTSUP ? "older than the handshake (no GetServerInfo)" : strerror(-r));
+                return 3;
+        }
+        printf("sysmemd %s, protocol %u (serves clients of protocol %u and later)%s\nfeatures:",
+               info.version[0] ? info.version : "?", info.protocol_version, info.min_protocol_version,
+               info.min_protocol_version > sysmem_protocol_version() ? "; this libsysmem is too old for it" : "");
+        for (unsigned i = 0; i < 64; i++) {
+                if (!(info.features & (1ull << i)))
+                        continue;
+                if (i < sizeof feature_names / sizeof feature_names[0])
+                        printf(" %s", feature_names[i]);
+                else
+                        printf(" bit%u", i);
+        }
+        printf("\n");
+        return 0;
+}
+
 static void usage(FILE *f) {
         fprintf(f, "Usage: sysmemctl COMMAND [ARGS]\n\n"
                    "Commands:\n"
@@ -406,7 +455,8 @@ static void usage(FILE *f) {
                    "  list                the live collections of a running sysmemd, their trees and memory\n"
                    "  heaps               the heaps a running sysmemd allocates from, and their properties\n"
                    "  help                this text (also -h, --help)\n"
-                   "  version             sysmemctl's version (also --version)\n\n"
+                   "  version             sysmemctl's and libsysmem's versions, and the running daemon's\n"
+                   "                      protocol version and features (--version: sysmemctl's alone)\n\n"
                    "COMMAND --help describes each command. See sysmemctl(1).\n");
 }
 
@@ -425,10 +475,12 @@ int main(int argc, char **argv) {
                 usage(stdout);
                 return 0;
         }
-        if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        if (!strcmp(argv[1], "--version")) {
                 printf("sysmemctl %s\n", SYSMEM_VERSION);
                 return 0;
         }
+        if (!strcmp(argv[1], "version"))
+                return cmd_version(argc - 1, argv + 1);
         fprintf(stderr, "sysmemctl: unknown command '%s'\n", argv[1]);
         usage(stderr);
         return EXIT_BAD_INPUT;

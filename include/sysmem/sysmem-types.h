@@ -121,6 +121,30 @@ struct sysmem_heap_info {
         char device[SYSMEM_MAX_HEAP_DEVICE_LENGTH + 1]; /* the kernel device it allocates from; "" for memfd */
 };
 
+/*
+ * The protocol version this header and the library speak. A daemon answers GetServerInfo with the
+ * version it speaks and the oldest it still serves; any change a client could notice raises it.
+ */
+#define SYSMEM_PROTOCOL_VERSION 1u
+
+/* What a daemon has, beyond the version (sysmem_server_info.features); docs/protocol.md, GetServerInfo. */
+enum sysmem_feature {
+        SYSMEM_FEATURE_SPARE_TOKENS = 1u << 0,     /* AllocateSharedCollectionFromSpares and SpareEnds */
+        SYSMEM_FEATURE_HEAPS = 1u << 1,            /* GetHeaps */
+        SYSMEM_FEATURE_DEVICE_LAYOUTS = 1u << 2,   /* pairs only a device lays out, through a drm: heap */
+        SYSMEM_FEATURE_SERVER_LIFETIME_FD = 1u << 3, /* AttachLifetimeTracking replies with the fd */
+        SYSMEM_FEATURE_PER_UID_LIMITS = 1u << 4,   /* budgets per user; diagnostics show one's own uid */
+        SYSMEM_FEATURE_SENDER_CREDENTIALS = 1u << 5, /* diagnostics name each node's sender (pid, uid) */
+};
+
+/* A daemon's answer to sysmem_allocator_get_server_info(). */
+struct sysmem_server_info {
+        uint32_t protocol_version;     /* what it speaks */
+        uint32_t min_protocol_version; /* the oldest client protocol it serves */
+        uint64_t features;             /* enum sysmem_feature bits */
+        char version[32];              /* the daemon's release, e.g. "0.1.0" */
+};
+
 /* CPU access brackets for a buffer fd (sysmem_buffer_begin_cpu_access()). */
 enum sysmem_cpu_access {
         SYSMEM_CPU_ACCESS_READ = 1u << 0,

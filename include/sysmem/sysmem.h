@@ -68,6 +68,14 @@ int sysmem_allocator_get_vmo_info(struct sysmem_allocator *allocator, int buffer
  * The heaps the daemon allocates from, in its preference order: copies up to capacity descriptions into
  * ret and sets *ret_count to how many there are (it may be larger than capacity; SYSMEM_MAX_HEAPS is enough).
  */
+/*
+ * Which protocol the daemon speaks and what it has (GetServerInfo); -ENOTSUP from a daemon older than
+ * the call (it fails the connection's request as an unknown opcode: reconnect).
+ */
+int sysmem_allocator_get_server_info(struct sysmem_allocator *allocator, struct sysmem_server_info *ret);
+/* The protocol version and release of this library (SYSMEM_PROTOCOL_VERSION and the package version). */
+uint32_t sysmem_protocol_version(void);
+const char *sysmem_library_version(void);
 int sysmem_allocator_get_heaps(struct sysmem_allocator *allocator, struct sysmem_heap_info *ret, size_t capacity,
                                size_t *ret_count);
 

@@ -948,6 +948,29 @@ SYSMEM_EXPORT int sysmem_allocator_get_vmo_info(struct sysmem_allocator *a, int 
         return 0;
 }
 
+SYSMEM_EXPORT uint32_t sysmem_protocol_version(void) { return SYSMEM_PROTOCOL_VERSION; }
+SYSMEM_EXPORT const char *sysmem_library_version(void) { return SYSMEM_VERSION; }
+
+SYSMEM_EXPORT int sysmem_allocator_get_server_info(struct sysmem_allocator *a, struct sysmem_server_info *ret) {
+        if (!a || !ret)
+                return -EINVAL;
+        struct wire_server_info_request body = {.protocol_version = SYSMEM_PROTOCOL_VERSION};
+        struct wire_msg *m = NULL;
+        int r = node_call(&a->node, WIRE_OP_GET_SERVER_INFO, &body, &m);
+        if (r == -EPROTO || r == -ECONNRESET || r == -EPIPE)
+                return -ENOTSUP; /* a daemon from before the handshake fails the connection on it */
+        if (r < 0)
+                return r;
+        const struct wire_server_info_reply *rep = m->body;
+        memset(ret, 0, sizeof *ret);
+        ret->protocol_version = rep->protocol_version;
+        ret->min_protocol_version = rep->min_protocol_version;
+        ret->features = rep->features;
+        util_strlcpy(ret->version, rep->version ? rep->version : "", sizeof ret->version);
+        wire_msg_free(m);
+        return 0;
+}
+
 SYSMEM_EXPORT int sysmem_allocator_get_heaps(struct sysmem_allocator *a, struct sysmem_heap_info *ret,
                                              size_t capacity, size_t *ret_count) {
         if (!a || (!ret && capacity > 0) || !ret_count)

@@ -120,6 +120,9 @@ struct uid_budget {
         uint64_t used[BUDGET_KINDS];
 };
 
+/* The oldest client protocol this server serves (GetServerInfo). */
+#define SERVER_MIN_PROTOCOL_VERSION 1u
+
 /* The mode sysmem_server_listen() gives its socket: anyone who can reach the directory may connect. */
 #define SERVER_SOCKET_MODE 0666
 

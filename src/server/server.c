@@ -384,6 +384,24 @@ static void allocator_handle(struct allocator_conn *a, struct wire_msg *m) {
         case WIRE_OP_GET_DIAGNOSTICS:
                 allocator_get_diagnostics(a, m);
                 break;
+        case WIRE_OP_GET_SERVER_INFO: {
+                /* The handshake: what this daemon speaks and has (docs/protocol.md, GetServerInfo). */
+                const struct wire_server_info_request *req = m->body;
+                struct wire_server_info_reply rep = {
+                        .protocol_version = SYSMEM_PROTOCOL_VERSION,
+                        .min_protocol_version = SERVER_MIN_PROTOCOL_VERSION,
+                        .features = SYSMEM_FEATURE_SPARE_TOKENS | SYSMEM_FEATURE_HEAPS |
+                                    SYSMEM_FEATURE_DEVICE_LAYOUTS | SYSMEM_FEATURE_SERVER_LIFETIME_FD |
+                                    SYSMEM_FEATURE_PER_UID_LIMITS | SYSMEM_FEATURE_SENDER_CREDENTIALS,
+                        .version = (char *)SYSMEM_VERSION,
+                };
+                if (req->protocol_version && req->protocol_version < SERVER_MIN_PROTOCOL_VERSION)
+                        log_info("allocator '%s' speaks protocol %u, older than the %u this daemon serves",
+                                 a->has_debug_info ? a->debug_name : "?", req->protocol_version,
+                                 SERVER_MIN_PROTOCOL_VERSION);
+                server_reply(&a->ep, m->opcode, m->txid, wire_message_lookup(m->opcode)->reply, &rep);
+                break;
+        }
         case WIRE_OP_GET_HEAPS: {
                 struct sysmem_heap_info infos[HEAP_MAX];
                 struct wire_heaps_reply rep = {.heaps = infos, .heap_count = (uint32_t)s->heaps.count};

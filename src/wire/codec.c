@@ -17,7 +17,7 @@
 /* The decoder stores WIRE_F_TRISTATE values through this type; it must be the enum's size. */
 _Static_assert(sizeof(enum sysmem_tristate) == sizeof(int), "enum sysmem_tristate is not int-sized");
 
-#define FIELD_FLAG_CRITICAL 0x01u
+#define FIELD_FLAG_CRITICAL WIRE_FIELD_CRITICAL
 #define FIELD_FLAGS_KNOWN FIELD_FLAG_CRITICAL
 
 /* Every decoded allocation is aligned for any C type, so a schema may describe any struct. */

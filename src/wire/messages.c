@@ -181,6 +181,25 @@ static const struct wire_field heap_info_fields[] = {
 #undef HI
 static const struct wire_schema heap_info_schema = SCHEMA("heap_info", struct sysmem_heap_info, heap_info_fields);
 
+static const struct wire_field server_info_request_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .name = "protocol_version",
+         .offset = offsetof(struct wire_server_info_request, protocol_version)},
+};
+static const struct wire_schema server_info_request_schema = SCHEMA("server_info_request",
+                                                                    struct wire_server_info_request,
+                                                                    server_info_request_fields);
+static const struct wire_field server_info_reply_fields[] = {
+        {.tag = 1, .type = WIRE_U32, .flags = WIRE_F_REQUIRED, .name = "protocol_version",
+         .offset = offsetof(struct wire_server_info_reply, protocol_version)},
+        {.tag = 2, .type = WIRE_U32, .name = "min_protocol_version",
+         .offset = offsetof(struct wire_server_info_reply, min_protocol_version)},
+        {.tag = 3, .type = WIRE_U64, .name = "features", .offset = offsetof(struct wire_server_info_reply, features)},
+        {.tag = 4, .type = WIRE_STRING, .name = "version", .offset = offsetof(struct wire_server_info_reply, version),
+         .max = 31},
+};
+static const struct wire_schema server_info_reply_schema = SCHEMA("server_info_reply", struct wire_server_info_reply,
+                                                                  server_info_reply_fields);
+
 static const struct wire_field heaps_reply_fields[] = {
         {.tag = 1, .type = WIRE_TABLE_ARRAY, .name = "heaps", .offset = offsetof(struct wire_heaps_reply, heaps),
          .count_offset = offsetof(struct wire_heaps_reply, heap_count), .max = SYSMEM_MAX_HEAPS,
@@ -483,6 +502,7 @@ const struct wire_message_def wire_messages[] = {
         {WIRE_OP_ALLOCATE_SHARED_FROM_SPARES, "AllocateSharedCollectionFromSpares", A, false, &from_spares_schema,
          NULL},
         {WIRE_OP_GET_HEAPS, "GetHeaps", A, true, &empty_schema, &heaps_reply_schema},
+        {WIRE_OP_GET_SERVER_INFO, "GetServerInfo", A, true, &server_info_request_schema, &server_info_reply_schema},
         {WIRE_OP_SYNC, "Sync", N, true, &empty_schema, &empty_schema},
         {WIRE_OP_RELEASE, "Release", N, false, &empty_schema, NULL},
         {WIRE_OP_SET_NAME, "SetName", N, false, &set_name_schema, NULL},

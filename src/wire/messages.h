@@ -26,6 +26,7 @@ enum wire_opcode {
         WIRE_OP_GET_DIAGNOSTICS = 7,
         WIRE_OP_ALLOCATE_SHARED_FROM_SPARES = 8, /* one-way: AllocateSharedCollection on pre-made sockets */
         WIRE_OP_GET_HEAPS = 9,
+        WIRE_OP_GET_SERVER_INFO = 10,
         /* Node: tokens, collections, groups */
         WIRE_OP_SYNC = 16,
         WIRE_OP_RELEASE = 17,
@@ -174,6 +175,17 @@ struct wire_vmo_info_reply {
 };
 
 /* GetHeaps: every heap the daemon allocates from, in preference order. */
+struct wire_server_info_request {
+        uint32_t protocol_version; /* the client's (optional: 0 when absent) */
+};
+
+struct wire_server_info_reply {
+        uint32_t protocol_version;
+        uint32_t min_protocol_version;
+        uint64_t features;
+        char *version;
+};
+
 struct wire_heaps_reply {
         const struct sysmem_heap_info *heaps;
         uint32_t heap_count;

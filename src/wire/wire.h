@@ -27,6 +27,13 @@
 #define WIRE_FIELD_HEADER_SIZE 8u
 #define WIRE_MAX_DEPTH 8u          /* nesting of tables */
 #define WIRE_MAX_FDS 253u          /* SCM_MAX_FD: the kernel's cap per sendmsg */
+/*
+ * What every client must be able to receive in one message: the server sends up to this many bytes (a page
+ * of GetDiagnostics) whatever its own inbound limit, and its largest messages carry
+ * wire_schema_max_fds() of their reply schema (65 for WaitForAllBuffersAllocated).
+ */
+#define WIRE_MIN_RECEIVE_BYTES 131072u
+#define WIRE_FIELD_CRITICAL 0x01u  /* field flags bit 0: the receiver must understand this field */
 
 enum wire_flags {
         WIRE_FLAG_REPLY = 1u << 0, /* answers the request with the same txid */
