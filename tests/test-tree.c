@@ -497,6 +497,39 @@ static void test_attach_token_protocol_errors(void **state) {
         h_daemon_expect_fds(d, d->baseline_fds);
 }
 
+/*
+ * SetDispensable on an attached token keeps it isolated: sysmem only ever raises a node's isolation
+ * (Propagate to PropagateBeforeAllocation), so the attached token stays DoNotPropagate and its
+ * participant's death before the late allocation fails that subtree alone, not the collection.
+ */
+static void test_attach_token_dispensable_stays_isolated(void **state) {
+        struct h_daemon *d = DAEMON(state);
+        struct h_agent att;
+        struct h_rep rep;
+        h_agent_spawn(&att, d, "attached-dispensable");
+        struct sysmem_allocator *a = h_connect(d, "initiator");
+        struct sysmem_token *root, *t = NULL;
+        assert_int_equal(sysmem_allocator_allocate_shared(a, &root), 0);
+        struct sysmem_collection *init = bind_token(root);
+        struct sysmem_constraints k = h_cpu_constraints(CPU_RW, 1, 4096);
+        constrain(init, &k);
+        struct sysmem_collection_info *info = wait_ok(init, "initiator");
+        int before = h_fd_count(d->pid);
+        assert_int_equal(sysmem_collection_attach_token(init, SYSMEM_RIGHTS_SAME, &t), 0);
+        give(&att, t);
+        h_agent_cmd(&att, H_SET_DISPENSABLE, 0, &rep);
+        rep_expect_ok(&rep, "SetDispensable on the attached token");
+        h_agent_cmd(&att, H_SYNC, 0, &rep);
+        rep_expect_ok(&rep, "Sync after SetDispensable");
+        h_agent_kill(&att);
+        daemon_fds_at_most(d, before, "the attached participant's death");
+        coll_expect_alive(init, info, 11, "initiator after its attached, dispensable token died");
+        sysmem_collection_info_free(info);
+        assert_int_equal(sysmem_collection_release(init), 0);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(d, d->baseline_fds);
+}
+
 /* ---- 2. groups ---- */
 
 /*
@@ -890,6 +923,38 @@ static void test_group_protocol_errors(void **state) {
         sysmem_collection_info_free(i2);
         assert_int_equal(sysmem_collection_release(c), 0);
         assert_int_equal(sysmem_collection_release(init), 0);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(d, d->baseline_fds);
+}
+
+/*
+ * CreateChild with a rights mask of 0 is a protocol deviation of the group, as DuplicateSync and
+ * CreateChildrenSync with 0 are (only Duplicate keeps Fuchsia's deprecated "0: same rights"): the
+ * group fails, and with it the collection, down to a participant in another process.
+ */
+static void test_group_create_child_mask_zero(void **state) {
+        struct h_daemon *d = DAEMON(state);
+        struct h_agent part;
+        struct h_rep rep;
+        h_agent_spawn(&part, d, "participant");
+        struct sysmem_allocator *a = h_connect(d, "groups");
+        struct sysmem_token *root, *first = NULL, *zero = NULL;
+        struct sysmem_group *g = new_group(a, &root);
+        struct sysmem_constraints k = h_cpu_constraints(CPU_RW, 1, 4096);
+        give(&part, dup_token(root, SYSMEM_RIGHTS_SAME, NULL));
+        agent_bind_set(&part, &k);
+        h_agent_send_cmd(&part, H_WAIT, 0);
+        /* A real mask is fine; 0 is not. */
+        assert_int_equal(sysmem_group_create_child(g, SYSMEM_RIGHT_READ | SYSMEM_RIGHT_MAP, &first), 0);
+        assert_int_equal(sysmem_node_sync(gnode(g)), 0);
+        if (sysmem_group_create_child(g, 0, &zero) >= 0)
+                fail_msg("CreateChild with a mask of 0 succeeded");
+        node_expect_failed(tnode(first), SYSMEM_ERROR_UNSPECIFIED, "mask of 0", "the group's first child");
+        h_agent_reply(&part, &rep);
+        rep_expect_error(&rep, SYSMEM_ERROR_UNSPECIFIED, "mask of 0", "participant in another process");
+        expect_group_deviation(g, root, "CreateChild with a rights mask of 0", "CreateChild with mask 0");
+        sysmem_token_close(first);
+        h_agent_stop(&part);
         sysmem_allocator_free(a);
         h_daemon_expect_fds(d, d->baseline_fds);
 }
@@ -1456,6 +1521,66 @@ static void test_weak_protocol_rules(void **state) {
 }
 
 /*
+ * A node that released and closed is no longer strong: when the last strong participant (another
+ * process) releases its collection and exits before allocation, the weak participant left alone
+ * fails (sysmem: zero strong nodes before allocation). If the last strong node's release is what
+ * completes the tree, sysmem's check (a posted task) comes after that allocation: the weak
+ * participant gets its buffers, and close_weak_asap at once.
+ */
+static void test_weak_only_after_strong_released(void **state) {
+        struct h_daemon *d = DAEMON(state);
+        struct h_agent strong, weak, weak2;
+        struct h_rep rep;
+        h_agent_spawn(&strong, d, "strong");
+        h_agent_spawn(&weak, d, "weak");
+        h_agent_spawn(&weak2, d, "weak-completed");
+        struct sysmem_allocator *a = h_connect(d, "initiator");
+        struct sysmem_constraints k = h_cpu_constraints(CPU_RW, 1, 4096);
+        struct sysmem_token *root;
+
+        /* 1. The weak participant has not set constraints yet when the strong one leaves cleanly. */
+        assert_int_equal(sysmem_allocator_allocate_shared(a, &root), 0);
+        give(&weak, dup_token(root, SYSMEM_RIGHTS_SAME, NULL));
+        h_agent_cmd(&weak, H_SET_WEAK, 0, &rep);
+        rep_expect_ok(&rep, "SetWeak");
+        h_agent_cmd(&weak, H_BIND, 0, &rep);
+        rep_expect_ok(&rep, "weak Bind");
+        h_agent_cmd(&weak, H_SYNC, 0, &rep);
+        rep_expect_ok(&rep, "weak Sync");
+        give(&strong, root);
+        agent_bind_set(&strong, &k);
+        agent_release(&strong);
+        h_agent_stop(&strong);
+        agent_expect_failed(&weak, SYSMEM_ERROR_UNSPECIFIED, "strong");
+
+        /* 2. The strong root token's Release and close is what makes the tree ready: it is allocated. */
+        assert_int_equal(sysmem_allocator_allocate_shared(a, &root), 0);
+        give(&weak2, dup_token(root, SYSMEM_RIGHTS_SAME, NULL));
+        h_agent_cmd(&weak2, H_SET_WEAK, 0, &rep);
+        rep_expect_ok(&rep, "weak2 SetWeak");
+        agent_bind_set(&weak2, &k);
+        h_agent_send_cmd(&weak2, H_WAIT, 0);
+        assert_int_equal(sysmem_token_release(root), 0);
+        h_agent_reply(&weak2, &rep);
+        rep_expect_ok(&rep, "weak participant whose tree the last strong release completed");
+        assert_true(rep.has_weak_fd);
+        int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
+        for (;;) {
+                h_agent_cmd(&weak2, H_WEAK_STATE, 0, &rep);
+                if (rep.value == 1)
+                        break;
+                if (h_now_ms() >= deadline)
+                        fail_msg("close_weak_asap did not hang up with no strong participant left");
+                usleep(5000);
+        }
+        agent_release(&weak2);
+        h_agent_stop(&weak2);
+        h_agent_stop(&weak);
+        sysmem_allocator_free(a);
+        h_daemon_expect_fds(d, d->baseline_fds);
+}
+
+/*
  * The only strong participant with buffers releases while an attached (strong) token is still on
  * its way, with a weak participant present: the daemon keeps the buffers for the token, which then
  * joins with real fds; close_weak_asap hangs up only after it released too.
@@ -1859,11 +1984,13 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_attach_token_late_joiners, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_attach_token_with_group, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_attach_token_protocol_errors, h_setup, h_teardown),
+                cmocka_unit_test_setup_teardown(test_attach_token_dispensable_stays_isolated, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_group_first_fit_in_priority_order, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_group_odometer_advances_last_group_first, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_group_nested, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_group_combination_limit, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_group_protocol_errors, h_setup, h_teardown),
+                cmocka_unit_test_setup_teardown(test_group_create_child_mask_zero, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_is_alternate_for, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_dispensable_killed_after_allocation, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_dispensable_killed_before_allocation, h_setup, h_teardown),
@@ -1871,6 +1998,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_weak_close_weak_asap, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_weak_ok_inheritance, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_weak_protocol_rules, h_setup, h_teardown),
+                cmocka_unit_test_setup_teardown(test_weak_only_after_strong_released, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_weak_with_pending_attached_token, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_weak_late_joiner_after_signal, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_lifetime_tracking, h_setup, h_teardown),

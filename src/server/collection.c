@@ -531,16 +531,25 @@ void collection_after_change(struct collection *c) {
                                                 "every participant released the collection before it was allocated");
                                 return;
                         }
+                        /*
+                         * Zero strong nodes before allocation fail the collection. A node that released and
+                         * closed is no longer strong (nor is a failed one). sysmem makes this check in a posted
+                         * task, after the change that left no strong node has had its chance to allocate: a last
+                         * strong token released and closed may complete the tree, which is then allocated (and
+                         * close_weak_asap given at once, below).
+                         */
                         bool strong = false;
-                        list_for_each(n, &c->nodes, struct node, link) strong |= !n->dead && !n->weak;
-                        if (!strong) {
-                                collection_fail(c, SYSMEM_ERROR_UNSPECIFIED,
-                                                "no strong participant is left; weak ones alone cannot keep buffers");
+                        list_for_each(n, &c->nodes, struct node, link) strong |= is_strong_holder(n);
+                        allocate_run(c);
+                        if (c->dead)
+                                return;
+                        if (c->state == COLLECTION_NEGOTIATING) {
+                                if (!strong)
+                                        collection_fail(c, SYSMEM_ERROR_UNSPECIFIED,
+                                                        "no strong participant is left before allocation; weak "
+                                                        "ones alone cannot keep buffers");
                                 return;
                         }
-                        allocate_run(c);
-                        if (c->dead || c->state == COLLECTION_NEGOTIATING)
-                                return;
                         continue; /* allocated: late joiners and strong holders are looked at next */
                 }
                 if (!connected) {
@@ -971,7 +980,9 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 n->kind = NODE_COLLECTION;
                 break;
         case WIRE_OP_SET_DISPENSABLE:
-                n->mode = MODE_PROPAGATE_BEFORE_ALLOCATION;
+                /* Only ever more isolation (as sysmem): an attached token stays DoNotPropagate. */
+                if (n->mode == MODE_PROPAGATE)
+                        n->mode = MODE_PROPAGATE_BEFORE_ALLOCATION;
                 break;
         case WIRE_OP_CREATE_BUFFER_COLLECTION_TOKEN_GROUP:
                 reply_new_child(n, m, NODE_GROUP, SYSMEM_RIGHTS_SAME);
@@ -1034,6 +1045,15 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 struct wire_duplicate *req = m->body;
                 if (n->children_present) {
                         node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChild after AllChildrenPresent");
+                        return;
+                }
+                /*
+                 * As for DuplicateSync and CreateChildrenSync, a mask of 0 is a deviation (only Duplicate keeps
+                 * Fuchsia's deprecated "0 means same rights"). On the wire an absent mask reads as 0 too: libsysmem
+                 * always sends it (docs/differences.md).
+                 */
+                if (req->rights_attenuation_mask == 0) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChild with a rights mask of 0");
                         return;
                 }
                 reply_new_child(n, m, NODE_TOKEN, req->rights_attenuation_mask);
