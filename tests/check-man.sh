@@ -14,7 +14,9 @@ text=$(sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\f(..//g' -e 's/\\(em/-/g' 
 check_options() { # $1: what was asked, $2: its --help output
         local opt
         for opt in $(echo "$2" | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
-                if ! echo "$text" | grep -qE -- "(^|[^a-z0-9-])$opt([^a-z0-9-]|\$)"; then
+                # A here-string, not a pipe: grep -q stops reading early, and under pipefail the writer's
+                # SIGPIPE would make a documented option look missing now and then.
+                if ! grep -qE -- "(^|[^a-z0-9-])$opt([^a-z0-9-]|\$)" <<<"$text"; then
                         echo "$page: $opt (from '$1 --help') is not documented"
                         status=1
                 fi
@@ -27,7 +29,7 @@ nopts=$(echo "$help" | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u | wc -l)
 # Commands, as the top-level help lists them: "  NAME  description" lines after "Commands:".
 commands=$(echo "$help" | sed -n '/^Commands:/,/^$/p' | sed -nE 's/^  ([a-z][a-z-]*)( |$).*/\1/p')
 for sub in $commands; do
-        if ! echo "$text" | grep -qE "(^|[^a-z-])$sub([^a-z-]|\$)"; then
+        if ! grep -qE "(^|[^a-z-])$sub([^a-z-]|\$)" <<<"$text"; then
                 echo "$page: command '$sub' (from '$name --help') is not documented"
                 status=1
         fi
@@ -37,7 +39,8 @@ for sub in $commands; do
         nopts=$((nopts + $(echo "$subhelp" | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u | wc -l)))
 done
 
-want=$(sed -nE 's/^\.TH .*"[a-z]+ ([0-9][0-9.]*)".*/\1/p' "$page" | head -n 1)
+want=$(sed -nE 's/^\.TH .*"[a-z]+ ([0-9][0-9.]*)".*/\1/p' "$page")
+want=${want%%$'\n'*} # the first .TH line (no head(1): under pipefail its early exit can fail the pipe)
 got=$("$cmd" --version)
 if [ "$got" != "$name $want" ]; then
         echo "'$name --version' prints '$got'; $page says version '$want'"

@@ -21,6 +21,8 @@
 #include "wire/messages.h"
 #include "wire/wire.h"
 
+#include "protocol-doc.h"
+
 #define MAX_MSG (70u * 1024u)
 
 static const struct wire_limits limits = {
@@ -2283,9 +2285,9 @@ static void print_protocol_tables(FILE *f) {
                 const struct wire_message_def *d = &wire_messages[i];
                 fprintf(f, "| %u (0x%04x) | %s | ", d->opcode, d->opcode, d->name);
                 print_objects(f, d->objects);
-                const char *kind = d->opcode == WIRE_OP_EPITAPH ? "event (daemon to client)"
-                                   : d->two_way                 ? "two-way"
-                                                                : "one-way";
+                const char *kind = wire_message_is_event(d) ? "event (server to client)"
+                                   : d->two_way             ? "two-way"
+                                                            : "one-way";
                 fprintf(f, " | %s | `%s` | ", kind, d->request->name);
                 if (d->reply)
                         fprintf(f, "`%s` |\n", d->reply->name);
@@ -2421,6 +2423,21 @@ static void print_protocol_examples(FILE *f) {
         fprintf(f, "\n");
         print_hex_example(f, "Or, had it failed, an error reply", &wire_error_schema, WIRE_OP_DUPLICATE,
                           WIRE_FLAG_REPLY | WIRE_FLAG_ERROR, 1, &error, error_notes, ARRAY_LEN(error_notes));
+
+        struct wire_error_body epitaph = {.error = SYSMEM_ERROR_PROTOCOL_DEVIATION, .message = "unknown opcode 99"};
+        static const char *const epitaph_notes[] = {
+                "header: size 64, opcode 0xfff0 (Epitaph), flags 4 (EVENT)",
+                "header: txid 0 (an event), nfds 0",
+                "field: tag 1 (error), type 1 (u32), flags 0, length 4",
+                "value 2 (PROTOCOL_DEVIATION), padding",
+                "field: tag 2 (message), type 4 (string), flags 0, length 17",
+                "\"unknown \"",
+                "\"opcode 9\"",
+                "\"9\", 7 bytes of padding",
+        };
+        fprintf(f, "\n");
+        print_hex_example(f, "An epitaph: the last message on a socket whose object failed", &wire_error_schema,
+                          WIRE_OP_EPITAPH, WIRE_FLAG_EVENT, 0, &epitaph, epitaph_notes, ARRAY_LEN(epitaph_notes));
 }
 
 static char *read_file(const char *path) {
@@ -2456,26 +2473,97 @@ static void test_protocol_doc_matches_schemas(void **state) {
                 fail_msg("cannot open %s: %s", PROTOCOL_DOC, strerror(errno));
         char *tables = print_to_string(print_protocol_tables);
         char *examples = print_to_string(print_protocol_examples);
+        char *constants = print_to_string(protocol_doc_print_constants);
         bool tables_ok = strstr(text, tables), examples_ok = strstr(text, examples);
+        bool constants_ok = strstr(text, constants);
         free(text);
         free(tables);
         free(examples);
+        free(constants);
         if (!tables_ok)
                 fail_msg("docs/protocol.md is out of date with src/wire/messages.c: paste the output of "
                          "`test-wire --print-protocol-tables` between its GENERATED markers");
         if (!examples_ok)
                 fail_msg("docs/protocol.md's examples no longer match the encoder: paste the output of "
                          "`test-wire --print-protocol-examples` between its GENERATED markers");
+        if (!constants_ok)
+                fail_msg("docs/protocol.md's numbers are out of date with src/wire/constants.c (or the image-format "
+                         "tables): paste the output of `test-wire --print-protocol-constants` between its GENERATED "
+                         "markers");
+}
+
+/* docs/protocol.json is exactly what --print-protocol-json writes. */
+static void test_protocol_json_matches_schemas(void **state) {
+        char *text = read_file(PROTOCOL_JSON);
+        if (!text)
+                fail_msg("cannot open %s: %s", PROTOCOL_JSON, strerror(errno));
+        char *json = print_to_string(protocol_doc_print_json);
+        bool ok = strcmp(text, json) == 0;
+        free(text);
+        free(json);
+        if (!ok)
+                fail_msg("docs/protocol.json is out of date: regenerate it with "
+                         "`test-wire --print-protocol-json > docs/protocol.json`");
+}
+
+/* Every enum member and constant the headers define for a documented group is in src/wire/constants.c. */
+static void test_constants_cover_the_headers(void **state) {
+        char err[512] = "";
+        if (protocol_doc_check_headers(SOURCE_ROOT, err, sizeof err) < 0)
+                fail_msg("%s", err);
+}
+
+/* The computed maxima agree with the encoder: a message filled to every max encodes to exactly that size. */
+static void test_max_sizes_are_exact(void **state) {
+        /* error: a 1024-byte message; SetName: a 64-byte name. */
+        char message[WIRE_MAX_ERROR_MESSAGE + 1];
+        memset(message, 'x', WIRE_MAX_ERROR_MESSAGE);
+        message[WIRE_MAX_ERROR_MESSAGE] = '\0';
+        struct wire_error_body error = {.error = SYSMEM_ERROR_NO_MEMORY, .message = message};
+        static uint8_t buf[4096];
+        size_t len;
+        int fds[4];
+        uint32_t nfds;
+        assert_int_equal(wire_encode(&wire_error_schema, WIRE_OP_EPITAPH, WIRE_FLAG_EVENT, 0, &error, buf, sizeof buf,
+                                     &len, fds, 4, &nfds), 0);
+        assert_int_equal(len, protocol_doc_max_bytes(&wire_error_schema));
+        assert_int_equal(protocol_doc_max_fds(&wire_error_schema), 0);
+
+        char name[SYSMEM_MAX_NAME_LENGTH + 1];
+        memset(name, 'n', SYSMEM_MAX_NAME_LENGTH);
+        name[SYSMEM_MAX_NAME_LENGTH] = '\0';
+        struct wire_set_name set_name = {.priority = 1, .name = name};
+        assert_int_equal(wire_encode(request_schema(WIRE_OP_SET_NAME), WIRE_OP_SET_NAME, 0, 0, &set_name, buf,
+                                     sizeof buf, &len, fds, 4, &nfds), 0);
+        assert_int_equal(len, protocol_doc_max_bytes(request_schema(WIRE_OP_SET_NAME)));
+
+        /* DuplicateSync's reply: 64 fds; AllocateSharedCollection's: the token and 64 duplicates. */
+        assert_int_equal(protocol_doc_max_fds(reply_schema(WIRE_OP_DUPLICATE_SYNC)), SYSMEM_MAX_DUPLICATES);
+        assert_int_equal(protocol_doc_max_fds(reply_schema(WIRE_OP_ALLOCATE_SHARED_COLLECTION)),
+                         SYSMEM_MAX_DUPLICATES + 1);
+        assert_int_equal(protocol_doc_max_fds(reply_schema(WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED)),
+                         SYSMEM_MAX_BUFFERS + 1);
 }
 
 int main(int argc, char **argv) {
-        /* docs/protocol.md quotes these two outputs; the last test checks that it still does. */
+        /*
+         * docs/protocol.md quotes the tables, examples and constants; docs/protocol.json is the JSON. The
+         * test_protocol_* tests check that they still do.
+         */
         if (argc == 2 && strcmp(argv[1], "--print-protocol-tables") == 0) {
                 print_protocol_tables(stdout);
                 return 0;
         }
         if (argc == 2 && strcmp(argv[1], "--print-protocol-examples") == 0) {
                 print_protocol_examples(stdout);
+                return 0;
+        }
+        if (argc == 2 && strcmp(argv[1], "--print-protocol-constants") == 0) {
+                protocol_doc_print_constants(stdout);
+                return 0;
+        }
+        if (argc == 2 && strcmp(argv[1], "--print-protocol-json") == 0) {
+                protocol_doc_print_json(stdout);
                 return 0;
         }
         /* A dead peer must show up as EPIPE from wire_send, whatever the disposition; test it at default. */
@@ -2502,6 +2590,9 @@ int main(int argc, char **argv) {
                 T(test_transport_rejects_bad_control_data),
                 T(test_transport_eof_eagain_epipe),
                 T(test_protocol_doc_matches_schemas),
+                T(test_protocol_json_matches_schemas),
+                T(test_constants_cover_the_headers),
+                T(test_max_sizes_are_exact),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,10 +55,13 @@ enum wire_opcode {
         WIRE_OP_CREATE_CHILD = 64,
         WIRE_OP_CREATE_CHILDREN_SYNC = 65,
         WIRE_OP_ALL_CHILDREN_PRESENT = 66,
-        /* Events from the server */
+        /* Events from the server (every opcode from WIRE_OP_FIRST_EVENT up): flags EVENT, txid 0 */
         WIRE_OP_EPITAPH = 0xfff0, /* the object failed; its socket closes right after */
         WIRE_OP_SPARE_ENDS = 0xfff1, /* allocator: client ends of token sockets made ahead, for one-way allocation */
 };
+
+/* Opcodes from here up are events: only the server sends them, with flags EVENT and txid 0. */
+#define WIRE_OP_FIRST_EVENT 0xfff0u
 
 struct wire_message_def {
         uint16_t opcode;
@@ -68,6 +71,11 @@ struct wire_message_def {
         const struct wire_schema *request;
         const struct wire_schema *reply; /* NULL for one-way */
 };
+
+/* An event (sent by the server, unsolicited) rather than a request a client sends. */
+static inline bool wire_message_is_event(const struct wire_message_def *def) {
+        return def->opcode >= WIRE_OP_FIRST_EVENT;
+}
 
 /* NULL for an unknown opcode. */
 const struct wire_message_def *wire_message_lookup(uint16_t opcode);
@@ -198,8 +206,8 @@ struct wire_diag_request {
 struct wire_diag_node {
         uint32_t index;  /* in the collection's creation order */
         uint32_t parent; /* index + 1 of the parent; 0 for the root */
-        uint32_t kind;   /* 0 token, 1 collection, 2 group */
-        uint32_t flags;  /* WIRE_DIAG_* */
+        uint32_t kind;   /* enum wire_diag_kind */
+        uint32_t flags;  /* enum wire_diag_flags */
         char *debug_name;
         uint64_t debug_id;
         uint64_t bytes;  /* buffer memory this participant receives (fds), 0 if none */
@@ -210,6 +218,21 @@ struct wire_diag_node {
         char *comm;
 };
 
+/* diagnostics_node.kind (the server's enum node_kind has the same values). */
+enum wire_diag_kind {
+        WIRE_DIAG_KIND_TOKEN = 0,
+        WIRE_DIAG_KIND_COLLECTION = 1,
+        WIRE_DIAG_KIND_GROUP = 2,
+};
+
+/* diagnostics_collection.state (the server's enum collection_state has the same values). */
+enum wire_diag_state {
+        WIRE_DIAG_STATE_NEGOTIATING = 0,
+        WIRE_DIAG_STATE_ALLOCATED = 1,
+        WIRE_DIAG_STATE_FAILED = 2,
+};
+
+/* diagnostics_node.flags. */
 enum wire_diag_flags {
         WIRE_DIAG_RELEASED = 1u << 0,
         WIRE_DIAG_ORPHANED = 1u << 1,     /* released and closed: only its constraints remain */
@@ -227,7 +250,7 @@ enum wire_diag_flags {
 struct wire_diag_collection {
         uint64_t id;
         char *name;
-        uint32_t state; /* 0 negotiating, 1 allocated, 2 failed */
+        uint32_t state; /* enum wire_diag_state */
         uint32_t buffer_count;
         uint64_t size_bytes;
         uint64_t raw_vmo_size;

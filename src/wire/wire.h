@@ -28,9 +28,8 @@
 #define WIRE_MAX_DEPTH 8u          /* nesting of tables */
 #define WIRE_MAX_FDS 253u          /* SCM_MAX_FD: the kernel's cap per sendmsg */
 /*
- * What every client must be able to receive in one message: the server sends up to this many bytes (a page
- * of GetDiagnostics) whatever its own inbound limit, and its largest messages carry
- * wire_schema_max_fds() of their reply schema (65 for WaitForAllBuffersAllocated).
+ * The largest message a server sends (a page of GetDiagnostics is cut to fit it, whatever the server's own
+ * inbound limit): every client must be able to receive this many bytes in one packet.
  */
 #define WIRE_MIN_RECEIVE_BYTES 131072u
 #define WIRE_FIELD_CRITICAL 0x01u  /* field flags bit 0: the receiver must understand this field */
