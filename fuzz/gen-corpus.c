@@ -111,7 +111,8 @@ static const void *sample_body(const struct wire_schema *s) {
                  .nodes = diag_nodes, .node_count = 2, .strong_count = 2}};
         static struct wire_diag_reply diag_reply = {.collections = diag_collections, .collection_count = 1,
                                                     .collection_total = 1};
-        static struct wire_duplicate create_child = {.rights_attenuation_mask = SYSMEM_RIGHT_READ};
+        static struct wire_duplicate create_child = {.rights_attenuation_mask = SYSMEM_RIGHT_READ,
+                                                     .has_rights_attenuation_mask = true};
         static const uint32_t dup_masks[] = {SYSMEM_RIGHTS_SAME};
         static struct wire_allocate_shared allocate_shared = {.rights_attenuation_masks = dup_masks,
                                                               .rights_attenuation_mask_count = 1};

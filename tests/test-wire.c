@@ -157,6 +157,16 @@ static void check_duplicate(const void *a, const void *b) {
         assert_int_equal(x->rights_attenuation_mask, y->rights_attenuation_mask);
 }
 
+static void fill_create_child(struct sample_fds *s, void *body) {
+        fill_duplicate(s, body);
+        ((struct wire_duplicate *)body)->has_rights_attenuation_mask = true;
+}
+
+static void check_create_child(const void *a, const void *b) {
+        check_duplicate(a, b);
+        assert_true(((const struct wire_duplicate *)b)->has_rights_attenuation_mask);
+}
+
 static void fill_duplicate_sync(struct sample_fds *s, void *body) {
         static const uint32_t masks[] = {SYSMEM_RIGHTS_SAME, SYSMEM_RIGHT_READ, 0x80000001u};
         struct wire_duplicate_sync *b = body;
@@ -680,7 +690,7 @@ static const struct sample samples[] = {
         {"server_info_reply", fill_server_info_reply, check_server_info_reply},
         {"diagnostics_request", fill_diag_request, check_diag_request},
         {"diagnostics_reply", fill_diag_reply, check_diag_reply},
-        {"create_child", fill_duplicate, check_duplicate},
+        {"create_child", fill_create_child, check_create_child},
         {"allocate_shared", fill_allocate_shared, check_allocate_shared},
         {"allocate_shared_reply", fill_allocate_shared_reply, check_allocate_shared_reply},
         {"spare_ends", fill_spare_ends, check_spare_ends},

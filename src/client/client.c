@@ -859,7 +859,7 @@ SYSMEM_EXPORT int sysmem_token_create_group(struct sysmem_token *t, struct sysme
 SYSMEM_EXPORT int sysmem_group_create_child(struct sysmem_group *g, uint32_t mask, struct sysmem_token **ret_token) {
         if (!g || !ret_token)
                 return -EINVAL;
-        struct wire_duplicate body = {.rights_attenuation_mask = mask};
+        struct wire_duplicate body = {.rights_attenuation_mask = mask, .has_rights_attenuation_mask = true};
         return call_new_object(&g->node, WIRE_OP_CREATE_CHILD, &body, OBJ_TOKEN, (void **)ret_token);
 }
 

@@ -1049,14 +1049,14 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 }
                 /*
                  * As for DuplicateSync and CreateChildrenSync, a mask of 0 is a deviation (only Duplicate keeps
-                 * Fuchsia's deprecated "0 means same rights"). On the wire an absent mask reads as 0 too: libsysmem
-                 * always sends it (docs/differences.md).
+                 * Fuchsia's deprecated "0 means same rights"); an absent mask means the same rights, as in sysmem2.
                  */
-                if (req->rights_attenuation_mask == 0) {
+                if (req->has_rights_attenuation_mask && req->rights_attenuation_mask == 0) {
                         node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChild with a rights mask of 0");
                         return;
                 }
-                reply_new_child(n, m, NODE_TOKEN, req->rights_attenuation_mask);
+                reply_new_child(n, m, NODE_TOKEN,
+                                req->has_rights_attenuation_mask ? req->rights_attenuation_mask : SYSMEM_RIGHTS_SAME);
                 break;
         }
         case WIRE_OP_ALL_CHILDREN_PRESENT: {

@@ -273,9 +273,11 @@ static const struct wire_field diag_reply_fields[] = {
 static const struct wire_schema diag_reply_schema = SCHEMA("diagnostics_reply", struct wire_diag_reply,
                                                            diag_reply_fields);
 
+/* Optional, as in sysmem2: absent means the same rights; a present 0 fails the group. */
 static const struct wire_field create_child_fields[] = {
-        {.tag = 1, .type = WIRE_U32, .name = "rights_attenuation_mask",
-         .offset = offsetof(struct wire_duplicate, rights_attenuation_mask)},
+        {.tag = 1, .type = WIRE_U32, .flags = WIRE_F_PRESENCE, .name = "rights_attenuation_mask",
+         .offset = offsetof(struct wire_duplicate, rights_attenuation_mask),
+         .count_offset = offsetof(struct wire_duplicate, has_rights_attenuation_mask)},
 };
 static const struct wire_schema create_child_schema = SCHEMA("create_child", struct wire_duplicate,
                                                              create_child_fields);

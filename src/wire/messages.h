@@ -141,7 +141,8 @@ struct wire_collection_id_reply {
 };
 
 struct wire_duplicate {
-        uint32_t rights_attenuation_mask; /* required */
+        uint32_t rights_attenuation_mask; /* required, except in CreateChild */
+        bool has_rights_attenuation_mask; /* CreateChild: absent means SYSMEM_RIGHTS_SAME */
 };
 
 struct wire_duplicate_sync {
