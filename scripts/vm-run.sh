@@ -444,69 +444,82 @@ take_screendump() {
 # The init must report that the command started within this time, or the VM counts as unbootable.
 boot_timeout=${SYSMEM_VM_BOOT_TIMEOUT:-300}
 started_at=$SECONDS
-"$qemu" "${qemu_args[@]}" </dev/null >"$run/console" 2>"$run/qemu.log" &
-qpid=$!
 exec 3<>"$run/mon.in"
 cat <>"$run/mon.out" >"$run/mon.log" &
 drainer=$!
 
-(
-	trap - EXIT
-	stop() {
-		: >"$run/$1"
-		kill "$qpid" 2>/dev/null
-		sleep 2
-		kill -9 "$qpid" 2>/dev/null
-		exit 0
-	}
-	while kill -0 "$qpid" 2>/dev/null; do
-		# The script itself was killed (SIGKILL): take the VM down with it.
-		kill -0 $$ 2>/dev/null || { kill -9 "$qpid"; rm -rf "$run"; exit 0; }
-		[ ! -e "$ctl/.vm-screendump-request" ] || take_screendump
-		[ -e "$run/started" ] || [ $((SECONDS - started_at)) -lt "$boot_timeout" ] || stop boot-timeout
-		[ -e "$run/started" ] || [ $((SECONDS - started_at)) -lt "$timeout" ] || stop boot-timeout
-		[ $((SECONDS - started_at)) -lt "$timeout" ] || stop timed-out
-		sleep 0.1
-	done
-) &
-poller=$!
+# Boots the VM and follows its console until it stops (sets saw_*, fail_reason, qemu_rc).
+run_vm() {
+	"$qemu" "${qemu_args[@]}" </dev/null >"$run/console" 2>"$run/qemu.log" &
+	qpid=$!
 
-# The console: everything before the start marker is boot noise (kept for diagnostics), then
-# the command's output, then the exit marker; init's info lines go to stderr.
-saw_init='' saw_start='' saw_exit='' fail_reason=''
-while IFS= read -r line || [ -n "$line" ]; do
-	line=${line%$'\r'}
-	case $line in
-	*"@@VM-INFO-$nonce@@"*) say "${line#*"@@VM-INFO-$nonce@@" }" ;;
-	*"@@VM-INIT-$nonce@@"*) saw_init=1 ;;
-	*"@@VM-FAIL-$nonce@@"*) fail_reason=${line#*"@@VM-FAIL-$nonce@@" } ;;
-	*"@@VM-START-$nonce@@"*)
-		saw_start=1
-		: >"$run/started"
-		debug "command started after $((SECONDS - started_at)) s"
-		;;
-	*"@@VM-EXIT-$nonce@@"*)
-		[ -z "$saw_start" ] || [ -n "$saw_exit" ] || [ -z "${line%%"@@VM-EXIT-$nonce@@"*}" ] ||
-			printf '%s\n' "${line%%"@@VM-EXIT-$nonce@@"*}"
-		saw_exit=${line##*"@@VM-EXIT-$nonce@@" }
-		;;
-	*)
-		if [ -n "$saw_start" ] && [ -z "$saw_exit" ]; then
-			printf '%s\n' "$line"
-		else
-			printf '%s\n' "$line" >>"$run/boot.log"
-		fi
-		;;
-	esac
-done <"$run/console"
-wait "$qpid"
-qemu_rc=$?
-qpid=
-kill "$poller" 2>/dev/null
-wait "$poller" 2>/dev/null
-poller=
-debug "VM ran $((SECONDS - started_at)) s"
-[ -z "${SYSMEM_VM_DEBUG:-}" ] || [ ! -s "$run/qemu.log" ] || { say "qemu said:"; cat "$run/qemu.log" >&2; }
+	(
+		trap - EXIT
+		stop() {
+			: >"$run/$1"
+			kill "$qpid" 2>/dev/null
+			sleep 2
+			kill -9 "$qpid" 2>/dev/null
+			exit 0
+		}
+		while kill -0 "$qpid" 2>/dev/null; do
+			# The script itself was killed (SIGKILL): take the VM down with it.
+			kill -0 $$ 2>/dev/null || { kill -9 "$qpid"; rm -rf "$run"; exit 0; }
+			[ ! -e "$ctl/.vm-screendump-request" ] || take_screendump
+			[ -e "$run/started" ] || [ $((SECONDS - started_at)) -lt "$boot_timeout" ] || stop boot-timeout
+			[ -e "$run/started" ] || [ $((SECONDS - started_at)) -lt "$timeout" ] || stop boot-timeout
+			[ $((SECONDS - started_at)) -lt "$timeout" ] || stop timed-out
+			sleep 0.1
+		done
+	) &
+	poller=$!
+
+	# The console: everything before the start marker is boot noise (kept for diagnostics), then
+	# the command's output, then the exit marker; init's info lines go to stderr.
+	saw_init='' saw_start='' saw_exit='' fail_reason=''
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%$'\r'}
+		case $line in
+		*"@@VM-INFO-$nonce@@"*) say "${line#*"@@VM-INFO-$nonce@@" }" ;;
+		*"@@VM-INIT-$nonce@@"*) saw_init=1 ;;
+		*"@@VM-FAIL-$nonce@@"*) fail_reason=${line#*"@@VM-FAIL-$nonce@@" } ;;
+		*"@@VM-START-$nonce@@"*)
+			saw_start=1
+			: >"$run/started"
+			debug "command started after $((SECONDS - started_at)) s"
+			;;
+		*"@@VM-EXIT-$nonce@@"*)
+			[ -z "$saw_start" ] || [ -n "$saw_exit" ] || [ -z "${line%%"@@VM-EXIT-$nonce@@"*}" ] ||
+				printf '%s\n' "${line%%"@@VM-EXIT-$nonce@@"*}"
+			saw_exit=${line##*"@@VM-EXIT-$nonce@@" }
+			;;
+		*)
+			if [ -n "$saw_start" ] && [ -z "$saw_exit" ]; then
+				printf '%s\n' "$line"
+			else
+				printf '%s\n' "$line" >>"$run/boot.log"
+			fi
+			;;
+		esac
+	done <"$run/console"
+	wait "$qpid"
+	qemu_rc=$?
+	qpid=
+	kill "$poller" 2>/dev/null
+	wait "$poller" 2>/dev/null
+	poller=
+	debug "VM ran $((SECONDS - started_at)) s"
+	[ -z "${SYSMEM_VM_DEBUG:-}" ] || [ ! -s "$run/qemu.log" ] || { say "qemu said:"; cat "$run/qemu.log" >&2; }
+}
+
+# A VM that stops before its init has even run (the kernel died in early boot, which TCG does now
+# and then under load) is booted once more; anything later is reported as it is.
+run_vm
+if [ -z "$saw_init" ] && [ -z "$fail_reason" ] && [ ! -e "$run/boot-timeout" ] && [ ! -e "$run/timed-out" ]; then
+	say "the VM stopped before its init ran (qemu exit status $qemu_rc); booting it once more"
+	[ ! -s "$run/boot.log" ] || mv "$run/boot.log" "$run/boot-1.log"
+	run_vm
+fi
 
 diagnose() {
 	[ ! -s "$run/boot.log" ] || { say "console before the command:"; tail -n 20 "$run/boot.log" >&2; }
