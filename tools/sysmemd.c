@@ -195,240 +195,253 @@ static int load_format_costs(struct sysmem_server *server, const char *path) {
         return r;
 }
 
-int main(int argc, char **argv) {
-        enum {
-                OPT_FORMAT_COSTS = 0x80, /* below OPT_MAX_BUFFER: not a number */
-                OPT_HEAPS,
-                OPT_SOCKET_MODE,
-                OPT_VERSION,
-                OPT_ADMIN_GROUP,
-                OPT_MAX_BUFFER = 0x100,
-                OPT_MAX_COLLECTION,
-                OPT_MAX_TOTAL,
-                OPT_MAX_CONN,
-                OPT_MAX_COLLS,
-                OPT_MAX_COLLS_PER_CONN,
-                OPT_MAX_NODES,
-                OPT_MAX_MSG,
-                OPT_MAX_QUEUED,
-                OPT_MAX_QUEUED_BYTES,
-                OPT_MAX_CONN_PER_UID,
-                OPT_MAX_COLLS_PER_UID,
-                OPT_MAX_NODES_TOTAL,
-                OPT_MAX_NODES_PER_UID,
-                OPT_MAX_BYTES_PER_UID,
-        };
-        static const struct option opts[] = {
-                {"socket", required_argument, NULL, 's'},
-                {"log-level", required_argument, NULL, 'l'},
-                {"verbose", no_argument, NULL, 'v'},
-                {"help", no_argument, NULL, 'h'},
-                {"max-buffer-bytes", required_argument, NULL, OPT_MAX_BUFFER},
-                {"max-collection-bytes", required_argument, NULL, OPT_MAX_COLLECTION},
-                {"max-total-bytes", required_argument, NULL, OPT_MAX_TOTAL},
-                {"max-connections", required_argument, NULL, OPT_MAX_CONN},
-                {"max-collections", required_argument, NULL, OPT_MAX_COLLS},
-                {"max-collections-per-connection", required_argument, NULL, OPT_MAX_COLLS_PER_CONN},
-                {"max-nodes-per-collection", required_argument, NULL, OPT_MAX_NODES},
-                {"max-message-bytes", required_argument, NULL, OPT_MAX_MSG},
-                {"max-queued-replies", required_argument, NULL, OPT_MAX_QUEUED},
-                {"max-queued-bytes", required_argument, NULL, OPT_MAX_QUEUED_BYTES},
-                {"max-connections-per-uid", required_argument, NULL, OPT_MAX_CONN_PER_UID},
-                {"max-collections-per-uid", required_argument, NULL, OPT_MAX_COLLS_PER_UID},
-                {"max-nodes", required_argument, NULL, OPT_MAX_NODES_TOTAL},
-                {"max-nodes-per-uid", required_argument, NULL, OPT_MAX_NODES_PER_UID},
-                {"max-bytes-per-uid", required_argument, NULL, OPT_MAX_BYTES_PER_UID},
-                {"admin-group", required_argument, NULL, OPT_ADMIN_GROUP},
-                {"format-costs", required_argument, NULL, OPT_FORMAT_COSTS},
-                {"heaps", required_argument, NULL, OPT_HEAPS},
-                {"config", required_argument, NULL, 'c'},
-                {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
-                {"version", no_argument, NULL, OPT_VERSION},
-                {0},
-        };
-        struct sysmem_server_limits limits = {0};
-        const char *path_opt = NULL, *format_costs = NULL, *heaps = NULL;
-        long socket_mode = -1;
-        const char *admin_group = NULL;
-        enum sysmem_log_level level = SYSMEM_LOG_INFO;
-        const char *config = config_path(argc, argv);
-        if (config && !(argv = config_argv(config, argc, argv, &argc)))
-                return 2;
+/* The limit options, one row each: the option and the field it sets are written once. */
+struct limit_option {
+        const char *name;
+        size_t offset; /* in struct sysmem_server_limits */
+        bool wide;     /* a uint64_t field; else uint32_t */
+};
+#define LIMIT32(n, f) {n, offsetof(struct sysmem_server_limits, f), false}
+#define LIMIT64(n, f) {n, offsetof(struct sysmem_server_limits, f), true}
+static const struct limit_option limit_options[] = {
+        LIMIT64("max-buffer-bytes", max_buffer_bytes),
+        LIMIT64("max-collection-bytes", max_collection_bytes),
+        LIMIT64("max-total-bytes", max_total_bytes),
+        LIMIT32("max-connections", max_connections),
+        LIMIT32("max-collections", max_collections),
+        LIMIT32("max-collections-per-connection", max_collections_per_connection),
+        LIMIT32("max-nodes-per-collection", max_nodes_per_collection),
+        LIMIT32("max-message-bytes", max_message_bytes),
+        LIMIT32("max-queued-replies", max_queued_replies),
+        LIMIT32("max-queued-bytes", max_queued_bytes),
+        LIMIT32("max-connections-per-uid", max_connections_per_uid),
+        LIMIT32("max-collections-per-uid", max_collections_per_uid),
+        LIMIT32("max-nodes", max_nodes),
+        LIMIT32("max-nodes-per-uid", max_nodes_per_uid),
+        LIMIT64("max-bytes-per-uid", max_bytes_per_uid),
+};
+#define LIMIT_COUNT (sizeof limit_options / sizeof limit_options[0])
+
+enum {
+        OPT_FORMAT_COSTS = 0x80,
+        OPT_HEAPS,
+        OPT_SOCKET_MODE,
+        OPT_VERSION,
+        OPT_ADMIN_GROUP,
+        OPT_LIMIT = 0x100, /* OPT_LIMIT + i: limit_options[i] */
+};
+
+static const struct option base_options[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"admin-group", required_argument, NULL, OPT_ADMIN_GROUP},
+        {"format-costs", required_argument, NULL, OPT_FORMAT_COSTS},
+        {"heaps", required_argument, NULL, OPT_HEAPS},
+        {"config", required_argument, NULL, 'c'},
+        {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+        {"version", no_argument, NULL, OPT_VERSION},
+};
+#define BASE_COUNT (sizeof base_options / sizeof base_options[0])
+
+/* What the command line asks for. */
+struct settings {
+        struct sysmem_server_limits limits;
+        const char *path, *format_costs, *heaps, *admin_group;
+        long socket_mode; /* -1: the library's */
+        enum sysmem_log_level level;
+};
+
+static int set_limit(struct sysmem_server_limits *limits, const struct limit_option *o, const char *arg) {
+        uint64_t v = 0;
+        if (parse_u64(arg, &v) < 0) {
+                fprintf(stderr, "sysmemd: --%s %s: not a positive number\n", o->name, arg);
+                return -EINVAL;
+        }
+        if (!o->wide && v > UINT32_MAX) {
+                fprintf(stderr, "sysmemd: --%s %s: too large\n", o->name, arg);
+                return -EINVAL;
+        }
+        uint8_t *field = (uint8_t *)limits + o->offset;
+        if (o->wide)
+                memcpy(field, &v, sizeof v);
+        else
+                memcpy(field, &(uint32_t){(uint32_t)v}, sizeof(uint32_t));
+        return 0;
+}
+
+static int parse_level(const char *arg, enum sysmem_log_level *ret) {
+        static const char *const names[] = {"error", "warning", "info", "debug"};
+        for (int i = 0; i < 4; i++)
+                if (!strcmp(arg, names[i])) {
+                        *ret = (enum sysmem_log_level)i;
+                        return 0;
+                }
+        fprintf(stderr, "sysmemd: unknown log level '%s'\n", arg);
+        return -EINVAL;
+}
+
+static int parse_mode(const char *arg, long *ret) {
+        char *end;
+        long mode = strtol(arg, &end, 8);
+        if (end == arg || *end || mode < 0 || mode > 0777) {
+                fprintf(stderr, "sysmemd: --socket-mode %s: not an octal mode\n", arg);
+                return -EINVAL;
+        }
+        *ret = mode;
+        return 0;
+}
+
+/* One option; 0 to go on, 1 to exit with 0 (--help, --version), -1 to exit with 2. */
+static int apply_option(struct settings *st, int c, const char *arg) {
+        if (c >= OPT_LIMIT && c < OPT_LIMIT + (int)LIMIT_COUNT)
+                return set_limit(&st->limits, &limit_options[c - OPT_LIMIT], arg) < 0 ? -1 : 0;
+        switch (c) {
+        case 's':
+                st->path = arg;
+                return 0;
+        case 'l':
+                return parse_level(arg, &st->level) < 0 ? -1 : 0;
+        case 'v':
+                st->level = SYSMEM_LOG_DEBUG;
+                return 0;
+        case 'h':
+                usage(stdout);
+                return 1;
+        case OPT_VERSION:
+                printf("sysmemd %s\n", SYSMEM_VERSION);
+                return 1;
+        case OPT_SOCKET_MODE:
+                return parse_mode(arg, &st->socket_mode) < 0 ? -1 : 0;
+        case OPT_ADMIN_GROUP:
+                st->admin_group = arg;
+                return 0;
+        case OPT_FORMAT_COSTS:
+                st->format_costs = arg;
+                return 0;
+        case OPT_HEAPS:
+                st->heaps = arg;
+                return 0;
+        case 'c':
+                return 0; /* read before parsing */
+        default:
+                usage(stderr);
+                return -1;
+        }
+}
+
+static int parse_args(int argc, char **argv, struct settings *st) {
+        struct option opts[BASE_COUNT + LIMIT_COUNT + 1];
+        memcpy(opts, base_options, sizeof base_options);
+        for (size_t i = 0; i < LIMIT_COUNT; i++)
+                opts[BASE_COUNT + i] = (struct option){limit_options[i].name, required_argument, NULL, OPT_LIMIT + (int)i};
+        opts[BASE_COUNT + LIMIT_COUNT] = (struct option){0};
         int c;
         while ((c = getopt_long(argc, argv, "s:l:vhc:", opts, NULL)) != -1) {
-                uint64_t v = 0;
-                if (c >= OPT_MAX_BUFFER && parse_u64(optarg, &v) < 0) {
-                        fprintf(stderr, "sysmemd: %s: not a positive number\n", optarg);
-                        return 2;
-                }
-                if (c >= OPT_MAX_CONN && c != OPT_MAX_TOTAL && c != OPT_MAX_BYTES_PER_UID && v > UINT32_MAX) {
-                        fprintf(stderr, "sysmemd: %s: too large\n", optarg);
-                        return 2;
-                }
-                switch (c) {
-                case 's':
-                        path_opt = optarg;
-                        break;
-                case OPT_SOCKET_MODE: {
-                        char *end;
-                        socket_mode = strtol(optarg, &end, 8);
-                        if (end == optarg || *end || socket_mode < 0 || socket_mode > 0777) {
-                                fprintf(stderr, "sysmemd: --socket-mode %s: not an octal mode\n", optarg);
-                                return 2;
-                        }
-                        break;
-                }
-                case OPT_VERSION:
-                        printf("sysmemd %s\n", SYSMEM_VERSION);
-                        return 0;
-                case 'l':
-                        if (!strcmp(optarg, "error"))
-                                level = SYSMEM_LOG_ERROR;
-                        else if (!strcmp(optarg, "warning"))
-                                level = SYSMEM_LOG_WARNING;
-                        else if (!strcmp(optarg, "info"))
-                                level = SYSMEM_LOG_INFO;
-                        else if (!strcmp(optarg, "debug"))
-                                level = SYSMEM_LOG_DEBUG;
-                        else {
-                                fprintf(stderr, "sysmemd: unknown log level '%s'\n", optarg);
-                                return 2;
-                        }
-                        break;
-                case 'v':
-                        level = SYSMEM_LOG_DEBUG;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return 0;
-                case OPT_MAX_BUFFER:
-                        limits.max_buffer_bytes = v;
-                        break;
-                case OPT_MAX_COLLECTION:
-                        limits.max_collection_bytes = v;
-                        break;
-                case OPT_MAX_TOTAL:
-                        limits.max_total_bytes = v;
-                        break;
-                case OPT_MAX_CONN:
-                        limits.max_connections = (uint32_t)v;
-                        break;
-                case OPT_MAX_COLLS:
-                        limits.max_collections = (uint32_t)v;
-                        break;
-                case OPT_MAX_COLLS_PER_CONN:
-                        limits.max_collections_per_connection = (uint32_t)v;
-                        break;
-                case OPT_MAX_NODES:
-                        limits.max_nodes_per_collection = (uint32_t)v;
-                        break;
-                case OPT_MAX_MSG:
-                        limits.max_message_bytes = (uint32_t)v;
-                        break;
-                case OPT_MAX_QUEUED:
-                        limits.max_queued_replies = (uint32_t)v;
-                        break;
-                case OPT_MAX_QUEUED_BYTES:
-                        limits.max_queued_bytes = (uint32_t)v;
-                        break;
-                case OPT_MAX_CONN_PER_UID:
-                        limits.max_connections_per_uid = (uint32_t)v;
-                        break;
-                case OPT_MAX_COLLS_PER_UID:
-                        limits.max_collections_per_uid = (uint32_t)v;
-                        break;
-                case OPT_MAX_NODES_TOTAL:
-                        limits.max_nodes = (uint32_t)v;
-                        break;
-                case OPT_MAX_NODES_PER_UID:
-                        limits.max_nodes_per_uid = (uint32_t)v;
-                        break;
-                case OPT_MAX_BYTES_PER_UID:
-                        limits.max_bytes_per_uid = v;
-                        break;
-                case OPT_ADMIN_GROUP:
-                        admin_group = optarg;
-                        break;
-                case OPT_FORMAT_COSTS:
-                        format_costs = optarg;
-                        break;
-                case OPT_HEAPS:
-                        heaps = optarg;
-                        break;
-                case 'c':
-                        break; /* read before parsing */
-                default:
-                        usage(stderr);
-                        return 2;
-                }
+                int r = apply_option(st, c, optarg);
+                if (r != 0)
+                        return r;
         }
         if (optind < argc) {
                 usage(stderr);
-                return 2;
+                return -1;
         }
+        return 0;
+}
 
+/* The server as the settings ask: log level, admin group, format costs, heaps. NULL (said why) on failure. */
+static struct sysmem_server *make_server(const struct settings *st, int *ret_status) {
         struct sysmem_server *server;
-        int r = sysmem_server_new(&limits, &server);
+        int r = sysmem_server_new(&st->limits, &server);
+        *ret_status = 1;
         if (r < 0) {
                 fprintf(stderr, "sysmemd: cannot create the server: %s\n", strerror(-r));
-                return 1;
+                return NULL;
         }
-        sysmem_server_set_log_level(server, level);
-        if (admin_group) {
-                struct group *g = getgrnam(admin_group);
+        *ret_status = 2;
+        sysmem_server_set_log_level(server, st->level);
+        if (st->admin_group) {
+                struct group *g = getgrnam(st->admin_group);
                 char *end;
-                unsigned long gid = strtoul(admin_group, &end, 10);
-                if (!g && (*end || end == admin_group)) {
-                        fprintf(stderr, "sysmemd: --admin-group %s: no such group\n", admin_group);
-                        sysmem_server_free(server);
-                        return 2;
+                unsigned long gid = strtoul(st->admin_group, &end, 10);
+                if (!g && (*end || end == st->admin_group)) {
+                        fprintf(stderr, "sysmemd: --admin-group %s: no such group\n", st->admin_group);
+                        goto fail;
                 }
                 sysmem_server_set_admin_group(server, g ? g->gr_gid : (gid_t)gid);
         }
         /* The installed table unless told otherwise; only its absence means the built-in one. */
-        if (!format_costs && (access(SYSMEM_FORMAT_COSTS_PATH, F_OK) == 0 || errno != ENOENT))
-                format_costs = SYSMEM_FORMAT_COSTS_PATH;
-        if (format_costs && load_format_costs(server, format_costs) < 0) {
-                sysmem_server_free(server);
-                return 2;
-        }
+        const char *costs = st->format_costs;
+        if (!costs && (access(SYSMEM_FORMAT_COSTS_PATH, F_OK) == 0 || errno != ENOENT))
+                costs = SYSMEM_FORMAT_COSTS_PATH;
+        if (costs && load_format_costs(server, costs) < 0)
+                goto fail;
         char err[512];
-        if (heaps && (r = sysmem_server_set_heaps(server, heaps, err, sizeof err)) < 0) {
+        if (st->heaps && (r = sysmem_server_set_heaps(server, st->heaps, err, sizeof err)) < 0) {
                 fprintf(stderr, "sysmemd: --heaps: %s\n", r == -EINVAL ? err : strerror(-r));
-                sysmem_server_free(server);
-                return 2;
+                goto fail;
         }
+        return server;
+fail:
+        sysmem_server_free(server);
+        return NULL;
+}
 
-        char path[PATH_MAX] = "";
-        struct stat own = {0};
+/*
+ * The activated sockets, or the path (mode set, our inode remembered in own). Returns how many sockets
+ * were activated (0: the path), or -1 having said why.
+ */
+static int listen_all(struct sysmem_server *server, const struct settings *st, char *path, size_t size,
+                      struct stat *own) {
         int n = sd_listen_fds(1);
         if (n < 0) {
                 fprintf(stderr, "sysmemd: socket activation: %s\n", strerror(-n));
-                return 1;
+                return -1;
         }
         for (int i = 0; i < n; i++) {
-                r = sysmem_server_listen_fd(server, SD_LISTEN_FDS_START + i);
+                int r = sysmem_server_listen_fd(server, SD_LISTEN_FDS_START + i);
                 if (r < 0) {
                         fprintf(stderr, "sysmemd: cannot serve activated socket: %s\n", strerror(-r));
-                        return 1;
+                        return -1;
                 }
         }
-        if (n == 0) {
-                r = socket_path(path_opt, path, sizeof path);
-                if (r >= 0)
-                        r = sysmem_server_listen(server, path);
-                if (r >= 0 && socket_mode >= 0 && chmod(path, (mode_t)socket_mode) < 0)
-                        r = -errno;
-                if (r >= 0 && stat(path, &own) < 0)
-                        r = -errno;
-                if (r < 0) {
-                        fprintf(stderr, "sysmemd: cannot listen on %s: %s\n", path,
-                                r == -EADDRINUSE ? "another server is accepting connections on it (or it is not a "
-                                                   "socket)"
-                                                 : strerror(-r));
-                        sysmem_server_free(server);
-                        return 1;
-                }
+        if (n > 0)
+                return n;
+        int r = socket_path(st->path, path, size);
+        if (r >= 0)
+                r = sysmem_server_listen(server, path);
+        if (r >= 0 && st->socket_mode >= 0 && chmod(path, (mode_t)st->socket_mode) < 0)
+                r = -errno;
+        if (r >= 0 && stat(path, own) < 0)
+                r = -errno;
+        if (r < 0) {
+                fprintf(stderr, "sysmemd: cannot listen on %s: %s\n", path,
+                        r == -EADDRINUSE ? "another server is accepting connections on it (or it is not a socket)"
+                                         : strerror(-r));
+                return -1;
+        }
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        struct settings st = {.socket_mode = -1, .level = SYSMEM_LOG_INFO};
+        const char *config = config_path(argc, argv);
+        if (config && !(argv = config_argv(config, argc, argv, &argc)))
+                return 2;
+        int r = parse_args(argc, argv, &st);
+        if (r != 0)
+                return r > 0 ? 0 : 2;
+        int status;
+        struct sysmem_server *server = make_server(&st, &status);
+        if (!server)
+                return status;
+        char path[PATH_MAX] = "";
+        struct stat own = {0};
+        int n = listen_all(server, &st, path, sizeof path, &own);
+        if (n < 0) {
+                sysmem_server_free(server);
+                return 1;
         }
         fprintf(stderr, "<6>sysmemd[info]: listening on %s\n", n > 0 ? "the activated socket" : path);
         (void)sd_notifyf(0, "READY=1\nSTATUS=serving on %s", n > 0 ? "the activated socket" : path);
