@@ -876,13 +876,39 @@ static bool weak_allowed(const struct node *n) {
         return false;
 }
 
-static void node_handle(struct node *n, struct wire_msg *m) {
-        struct collection *c = n->collection;
-        /* sysmem lets SetDispensable through after Release; every other message is a deviation. */
-        if (n->released && m->opcode != WIRE_OP_SET_DISPENSABLE) {
-                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s after Release", wire_message_lookup(m->opcode)->name);
+static void node_set_name(struct collection *c, const struct wire_set_name *req) {
+        /* A later name wins only with a strictly greater priority. */
+        if (!c->has_name || req->priority > c->name_priority) {
+                util_strlcpy(c->name, req->name, sizeof c->name);
+                c->name_priority = req->priority;
+                c->has_name = true;
+        }
+}
+
+static void node_set_weak(struct node *n) {
+        if (!weak_allowed(n)) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetWeak after the %s became ready",
+                          node_kind_name(n->kind));
                 return;
         }
+        n->weak = true;
+        n->weak_ok = true; /* the newest sysmem: SetWeak implies SetWeakOk for this node */
+        collection_after_change(n->collection);
+}
+
+static void node_set_weak_ok(struct node *n, const struct wire_set_weak_ok *req) {
+        if (n->kind == NODE_COLLECTION && n->wait_seen) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetWeakOk after WaitForAllBuffersAllocated");
+                return;
+        }
+        n->weak_ok = true;
+        if (req->for_child_nodes_also)
+                n->weak_ok_for_children = true; /* sticky: cannot be taken back */
+}
+
+/* Messages every node takes (Node protocol, opcodes 16-31). */
+static void node_handle_common(struct node *n, struct wire_msg *m) {
+        struct collection *c = n->collection;
         switch (m->opcode) {
         case WIRE_OP_SYNC: {
                 struct wire_empty e = {0};
@@ -900,16 +926,9 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 }
                 n->released = true;
                 break;
-        case WIRE_OP_SET_NAME: {
-                struct wire_set_name *req = m->body;
-                /* A later name wins only with a strictly greater priority. */
-                if (!c->has_name || req->priority > c->name_priority) {
-                        util_strlcpy(c->name, req->name, sizeof c->name);
-                        c->name_priority = req->priority;
-                        c->has_name = true;
-                }
+        case WIRE_OP_SET_NAME:
+                node_set_name(c, m->body);
                 break;
-        }
         case WIRE_OP_SET_DEBUG_CLIENT_INFO: {
                 struct wire_debug_client_info *req = m->body;
                 util_strlcpy(n->debug_name, req->name, sizeof n->debug_name);
@@ -938,38 +957,27 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 node_is_alternate_for(n, m);
                 break;
         case WIRE_OP_SET_WEAK:
-                if (!weak_allowed(n)) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetWeak after the %s became ready",
-                                  node_kind_name(n->kind));
-                        return;
-                }
-                n->weak = true;
-                n->weak_ok = true; /* the newest sysmem: SetWeak implies SetWeakOk for this node */
-                collection_after_change(c);
+                node_set_weak(n);
                 break;
-        case WIRE_OP_SET_WEAK_OK: {
-                struct wire_set_weak_ok *req = m->body;
-                if (n->kind == NODE_COLLECTION && n->wait_seen) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetWeakOk after WaitForAllBuffersAllocated");
-                        return;
-                }
-                n->weak_ok = true;
-                if (req->for_child_nodes_also)
-                        n->weak_ok_for_children = true; /* sticky: cannot be taken back */
+        case WIRE_OP_SET_WEAK_OK:
+                node_set_weak_ok(n, m->body);
+                break;
+        default:
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "unexpected opcode %u", m->opcode);
                 break;
         }
+}
+
+/* Token messages (opcodes 32-47); DuplicateSync's twin CreateChildrenSync is a group's. */
+static void token_handle(struct node *n, struct wire_msg *m) {
+        switch (m->opcode) {
         case WIRE_OP_DUPLICATE: {
                 struct wire_duplicate *req = m->body;
                 reply_new_child(n, m, NODE_TOKEN, req->rights_attenuation_mask);
-                collection_after_change(c); /* a token made after allocation may join at once */
+                collection_after_change(n->collection); /* a token made after allocation may join at once */
                 break;
         }
         case WIRE_OP_DUPLICATE_SYNC:
-        case WIRE_OP_CREATE_CHILDREN_SYNC:
-                if (m->opcode == WIRE_OP_CREATE_CHILDREN_SYNC && n->children_present) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChildrenSync after AllChildrenPresent");
-                        return;
-                }
                 reply_new_children(n, m);
                 break;
         case WIRE_OP_BIND:
@@ -987,24 +995,56 @@ static void node_handle(struct node *n, struct wire_msg *m) {
         case WIRE_OP_CREATE_BUFFER_COLLECTION_TOKEN_GROUP:
                 reply_new_child(n, m, NODE_GROUP, SYSMEM_RIGHTS_SAME);
                 break;
-        case WIRE_OP_SET_CONSTRAINTS: {
-                struct wire_set_constraints *req = m->body;
-                if (n->constraints_set) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetConstraints sent twice");
-                        return;
-                }
-                if (n->allocated) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetConstraints after allocation");
-                        return;
-                }
-                if (req->constraints && constraints_clone(req->constraints, &n->constraints) < 0) {
-                        node_fail(n, SYSMEM_ERROR_NO_MEMORY, "could not store its constraints");
-                        return;
-                }
-                n->constraints_set = true;
-                collection_after_change(c);
+        default:
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "unexpected opcode %u", m->opcode);
                 break;
         }
+}
+
+static void collection_set_constraints(struct node *n, const struct wire_set_constraints *req) {
+        if (n->constraints_set) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetConstraints sent twice");
+                return;
+        }
+        if (n->allocated) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "SetConstraints after allocation");
+                return;
+        }
+        if (req->constraints && constraints_clone(req->constraints, &n->constraints) < 0) {
+                node_fail(n, SYSMEM_ERROR_NO_MEMORY, "could not store its constraints");
+                return;
+        }
+        n->constraints_set = true;
+        collection_after_change(n->collection);
+}
+
+static void collection_attach_token(struct node *n, struct wire_msg *m) {
+        struct wire_duplicate *req = m->body;
+        if (req->rights_attenuation_mask == 0) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "AttachToken with a rights mask of 0");
+                return;
+        }
+        if (n->weak) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "AttachToken on a weak collection");
+                return;
+        }
+        struct node *child = reply_new_child(n, m, NODE_TOKEN, req->rights_attenuation_mask);
+        if (child) {
+                /* Its own failure domain, allocated later against the buffers that exist. */
+                child->attach_root = true;
+                child->mode = MODE_DO_NOT_PROPAGATE;
+                char name[sizeof child->debug_name];
+                snprintf(name, sizeof name, "%.200s then AttachToken()", node_display_name(n));
+                util_strlcpy(child->debug_name, name, sizeof child->debug_name);
+        }
+}
+
+/* Collection messages (opcodes 48-63). */
+static void collection_handle(struct node *n, struct wire_msg *m) {
+        switch (m->opcode) {
+        case WIRE_OP_SET_CONSTRAINTS:
+                collection_set_constraints(n, m->body);
+                break;
         case WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED:
                 collection_wait(n, m);
                 break;
@@ -1017,64 +1057,85 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                                            "the collection is not allocated yet");
                 }
                 break;
-        case WIRE_OP_ATTACH_TOKEN: {
-                struct wire_duplicate *req = m->body;
-                if (req->rights_attenuation_mask == 0) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "AttachToken with a rights mask of 0");
-                        return;
-                }
-                if (n->weak) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "AttachToken on a weak collection");
-                        return;
-                }
-                struct node *child = reply_new_child(n, m, NODE_TOKEN, req->rights_attenuation_mask);
-                if (child) {
-                        /* Its own failure domain, allocated later against the buffers that exist. */
-                        child->attach_root = true;
-                        child->mode = MODE_DO_NOT_PROPAGATE;
-                        char name[sizeof child->debug_name];
-                        snprintf(name, sizeof name, "%.200s then AttachToken()", node_display_name(n));
-                        util_strlcpy(child->debug_name, name, sizeof child->debug_name);
-                }
+        case WIRE_OP_ATTACH_TOKEN:
+                collection_attach_token(n, m);
                 break;
-        }
         case WIRE_OP_ATTACH_LIFETIME_TRACKING:
                 node_attach_lifetime(n, m);
                 break;
-        case WIRE_OP_CREATE_CHILD: {
-                struct wire_duplicate *req = m->body;
-                if (n->children_present) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChild after AllChildrenPresent");
-                        return;
-                }
-                /*
-                 * As for DuplicateSync and CreateChildrenSync, a mask of 0 is a deviation (only Duplicate keeps
-                 * Fuchsia's deprecated "0 means same rights"); an absent mask means the same rights, as in sysmem2.
-                 */
-                if (req->has_rights_attenuation_mask && req->rights_attenuation_mask == 0) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChild with a rights mask of 0");
-                        return;
-                }
-                reply_new_child(n, m, NODE_TOKEN,
-                                req->has_rights_attenuation_mask ? req->rights_attenuation_mask : SYSMEM_RIGHTS_SAME);
-                break;
-        }
-        case WIRE_OP_ALL_CHILDREN_PRESENT: {
-                uint32_t children = 0;
-                list_for_each(ch, &n->children, struct node, sibling_link) children++;
-                if (n->children_present || children == 0) {
-                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "AllChildrenPresent %s",
-                                  n->children_present ? "sent twice" : "without any child");
-                        return;
-                }
-                n->children_present = true;
-                collection_after_change(c);
-                break;
-        }
         default:
                 node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "unexpected opcode %u", m->opcode);
                 break;
         }
+}
+
+static void group_create_child(struct node *n, struct wire_msg *m) {
+        struct wire_duplicate *req = m->body;
+        if (n->children_present) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChild after AllChildrenPresent");
+                return;
+        }
+        /*
+         * As for DuplicateSync and CreateChildrenSync, a mask of 0 is a deviation (only Duplicate keeps
+         * Fuchsia's deprecated "0 means same rights"); an absent mask means the same rights, as in sysmem2.
+         */
+        if (req->has_rights_attenuation_mask && req->rights_attenuation_mask == 0) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChild with a rights mask of 0");
+                return;
+        }
+        reply_new_child(n, m, NODE_TOKEN, req->has_rights_attenuation_mask ? req->rights_attenuation_mask
+                                                                            : SYSMEM_RIGHTS_SAME);
+}
+
+static void group_all_children_present(struct node *n) {
+        uint32_t children = 0;
+        list_for_each(ch, &n->children, struct node, sibling_link) children++;
+        if (n->children_present || children == 0) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "AllChildrenPresent %s",
+                          n->children_present ? "sent twice" : "without any child");
+                return;
+        }
+        n->children_present = true;
+        collection_after_change(n->collection);
+}
+
+/* Group messages (opcodes 64-79). */
+static void group_handle(struct node *n, struct wire_msg *m) {
+        switch (m->opcode) {
+        case WIRE_OP_CREATE_CHILD:
+                group_create_child(n, m);
+                break;
+        case WIRE_OP_CREATE_CHILDREN_SYNC:
+                if (n->children_present) {
+                        node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "CreateChildrenSync after AllChildrenPresent");
+                        return;
+                }
+                reply_new_children(n, m);
+                break;
+        case WIRE_OP_ALL_CHILDREN_PRESENT:
+                group_all_children_present(n);
+                break;
+        default:
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "unexpected opcode %u", m->opcode);
+                break;
+        }
+}
+
+/* One validated message (server_receive checked that this kind of node takes the opcode). */
+static void node_handle(struct node *n, struct wire_msg *m) {
+        /* sysmem lets SetDispensable through after Release; every other message is a deviation. */
+        if (n->released && m->opcode != WIRE_OP_SET_DISPENSABLE) {
+                node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s after Release", wire_message_lookup(m->opcode)->name);
+                return;
+        }
+        if (m->opcode >= WIRE_OP_CREATE_CHILD)
+                group_handle(n, m);
+        else if (m->opcode >= WIRE_OP_SET_CONSTRAINTS)
+                collection_handle(n, m);
+        else if (m->opcode >= WIRE_OP_DUPLICATE)
+                token_handle(n, m);
+        else
+                node_handle_common(n, m);
 }
 
 /* The client closed its end: a clean exit after Release, or a failure. */
