@@ -1261,6 +1261,52 @@ static const struct test_case cases[] = {
                 FAILS("image_format_constraints (R8, LINEAR): with the required_max_size_list of 'b', more than 64 "
                       "required sizes remain"),
         },
+
+        /* ---- audit of aggregation against the reference (issue 11) ---- */
+        {
+                .name = "AFBC's MinimumRowBytes ignores max_bytes_per_row, so an AFBC entry it exceeds fails its participant",
+                .participants = {P("gpu", GPU, IFCS({F(ARGB8888), M(AFBC16), CS(SRGB), MIN_WH(1024, 16),
+                                                     .max_bytes_per_row = 1024},
+                                                    {F(NV12), CS(REC709), MIN_WH(1024, 16)}))},
+                FAILS("'gpu': image_format_constraints[0] (ARGB8888, ARM_AFBC_16x16): min_bytes_per_row 4096",
+                      "exceeds max_bytes_per_row 1024"),
+        },
+        {
+                .name = "a device-only pair that fan-out made, whose ranges cross, drops out instead of failing",
+                .participants = {P("cam", CAM, IFCS({F(ARGB8888), M(M_DNC), CS(SRGB), MIN_WH(100, 100)})),
+                                 P("gpu", GPU, IFCS({F_DNC, M(AMD_GFX9_64K_S), CS(SRGB), MAX_WH(64, 64)},
+                                                    {F_DNC, M(LIN), CS(SRGB), MAX_WH(200, 200)}))},
+                OK(FMT(ARGB8888), .modifier = LIN, .color_space = SRGB, .size_bytes = 40000, .raw_vmo_size = 40960),
+        },
+        {
+                .name = "when every entry left is a device-only pair whose ranges cross, the first one's reason is given",
+                .participants = {P("cam", CAM, IFCS({F(ARGB8888), M(M_DNC), CS(SRGB), MIN_WH(100, 100)})),
+                                 P("gpu", GPU, IFCS({F_DNC, M(AMD_GFX9_64K_S), CS(SRGB), MAX_WH(64, 64)}))},
+                FAILS("aggregated image_format_constraints (ARGB8888, 0x0200000000000901): min_size.width 100 (from "
+                      "'cam') exceeds max_size.width 64 (from 'gpu')"),
+        },
+        {
+                .name = "a device-only pair that fan-out made does not displace the pair Fuchsia chooses",
+                .participants = {P("cam", CAM, IFCS({F(NV12), M(M_DNC), CS(REC709), MIN_WH(64, 64)},
+                                                    {F(XRGB8888), M(M_DNC), CS(SRGB), MIN_WH(64, 64)}),
+                                   .buffer_memory_constraints = {PERMIT({"drm:fakegpu", 0})}),
+                                 P("gpu", GPU, IFCS({F_DNC, M(AMD_GFX9_64K_S), CS(CS_DNC)},
+                                                    {F(XRGB8888), M(LIN), CS(SRGB)}))},
+                DEVICE_HEAPS,
+                OK(FMT(XRGB8888), .modifier = LIN, .color_space = SRGB, .size_bytes = 16384, .raw_vmo_size = 16384,
+                   .heap = "drm:fakegpu"),
+        },
+        {
+                .name = "once a participant names a device-only pair (Fuchsia fails it), every entry competes by cost",
+                .participants = {P("cam", CAM, IFCS({PAIRS(PAIR(NV12, AMD_GFX9_64K_S)), CS(REC709), MIN_WH(64, 64)},
+                                                    {F(XRGB8888), M(M_DNC), CS(SRGB), MIN_WH(64, 64)}),
+                                   .buffer_memory_constraints = {PERMIT({"drm:fakegpu", 0})}),
+                                 P("gpu", GPU, IFCS({F_DNC, M(AMD_GFX9_64K_S), CS(CS_DNC)},
+                                                    {F(XRGB8888), M(LIN), CS(SRGB)}))},
+                DEVICE_HEAPS,
+                OK(FMT(NV12), .modifier = AMD_GFX9_64K_S, .color_space = REC709, .size_bytes = 16384,
+                   .raw_vmo_size = 16384, .heap = "drm:fakegpu"),
+        },
 };
 /* clang-format on */
 #if defined(__clang__)

@@ -136,6 +136,7 @@ static int accumulate(struct core_accumulator *acc, const struct core_participan
 
         if (c->implies_size)
                 acc->implies_size = true;
+        acc->device_pair_named |= c->names_device_pair;
         if (c->min_size_bytes > a->min_size_bytes) {
                 a->min_size_bytes = c->min_size_bytes;
                 acc->min_size_from = index;

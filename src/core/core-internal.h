@@ -96,6 +96,12 @@ struct core_constraints {
         /* The flattened image formats, one per (pixel_format, modifier), in the order given. */
         struct core_ifc *ifcs;
         uint32_t ifc_count;
+        /*
+         * Some entry is a pair only a device lays out, named by the participant itself (not made by fan-out).
+         * Fuchsia fails such a participant; while nobody did, a device-only entry of the aggregate came from
+         * fan-out alone, which Fuchsia drops silently, so it must not change Fuchsia's outcome.
+         */
+        bool names_device_pair;
 };
 
 /* "Nobody has changed this from its default yet": the value of a *_from field before any participant did. */
@@ -125,6 +131,7 @@ struct core_accumulator {
         size_t ifc_participant_count; /* participants whose image formats were folded in */
         size_t ifc_first_from;        /* the first and the latest of them */
         size_t ifc_last_from;
+        bool device_pair_named; /* some participant's names_device_pair */
 };
 
 /*

@@ -439,8 +439,35 @@ int core_finish_ifcs(struct core_accumulator *acc, const struct core_participant
         }
         acc->c.ifc_count = n;
 
-        for (uint32_t i = 0; i < n; i++)
-                if ((r = core_ifc_recheck(&list[i], participants, participant_count, limits, failure)) < 0)
-                        return r;
+        /*
+         * A pair only a device lays out whose aggregated ranges cross drops out, where any other entry fails the
+         * negotiation (as in Fuchsia): Fuchsia never holds such a pair (fan-out drops it silently, and a
+         * participant naming one fails), so it must not turn Fuchsia's success into a failure. When every entry
+         * is dropped, the first one's reason is reported.
+         */
+        struct core_failure first_dropped = {0};
+        bool dropped = false;
+        kept = 0;
+        for (uint32_t i = 0; i < n; i++) {
+                struct core_failure f = {0};
+                if ((r = core_ifc_recheck(&list[i], participants, participant_count, limits, &f)) < 0) {
+                        if (!list[i].device_only) {
+                                *failure = f;
+                                return r;
+                        }
+                        if (!dropped)
+                                first_dropped = f;
+                        dropped = true;
+                        continue;
+                }
+                if (kept != i)
+                        core_ifc_copy(&list[kept], &list[i]);
+                kept++;
+        }
+        if (kept == 0) {
+                *failure = first_dropped;
+                return -EINVAL;
+        }
+        acc->c.ifc_count = kept;
         return 0;
 }

@@ -308,6 +308,13 @@ static int adjust_and_check(const struct check *k, struct core_ifc *e) {
                 struct sysmem_image_format_settings s;
                 uint32_t bpr;
                 ifc_row_settings(e, &s);
+                /*
+                 * Fuchsia's AFBC MinimumRowBytes does not look at max_bytes_per_row (§7), so there the raised
+                 * minimum can pass the maximum and the min > max check below fails the entry; the library's
+                 * function honours the maximum for its own callers, so it is lifted here.
+                 */
+                if ((e->pixel_format_modifier >> 56) == DRM_FORMAT_MOD_VENDOR_ARM)
+                        s.max_bytes_per_row = U32_UNSET;
                 if (image_format_minimum_row_bytes(&s, e->min_size.width, &bpr) && bpr > e->min_bytes_per_row)
                         e->min_bytes_per_row = bpr;
         }

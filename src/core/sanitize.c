@@ -285,6 +285,8 @@ int core_sanitize(const struct core_participant *participants, size_t index, con
                 if (r < 0)
                         return r;
                 c.ifcs = ifc_out;
+                for (uint32_t i = 0; i < c.ifc_count; i++)
+                        c.names_device_pair |= ifc_out[i].device_only;
         }
         /* After the checks above, which make the image-format pointers and counts safe to read. */
         c.implies_size = implies_size(in);

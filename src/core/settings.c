@@ -416,16 +416,23 @@ static int choose_format(const struct core_accumulator *acc, const struct core_p
         const struct core_ifc *best = NULL;
         double best_cost = DBL_MAX;
 
-        for (uint32_t i = 0; i < acc->c.ifc_count; i++) {
-                const struct core_ifc *e = &acc->c.ifcs[i];
-                if (!entry_usable(&acc->c, e, heap))
-                        continue;
-                double cost = format_cost(config, &acc->c.usage, e->pixel_format, e->pixel_format_modifier);
-                if (!best || compare_formats(e, cost, best, best_cost) < 0) {
-                        best = e;
-                        best_cost = cost;
+        /*
+         * While no participant named a pair only a device lays out, the device-only entries came from fan-out,
+         * which Fuchsia drops silently: they are candidates only when no other entry is, so that Fuchsia's
+         * choice stands wherever it would have succeeded. Once a participant named one (which Fuchsia fails),
+         * every entry competes by cost.
+         */
+        for (int pass = acc->device_pair_named ? 1 : 0; pass < 2 && !best; pass++)
+                for (uint32_t i = 0; i < acc->c.ifc_count; i++) {
+                        const struct core_ifc *e = &acc->c.ifcs[i];
+                        if ((pass == 0 && e->device_only) || !entry_usable(&acc->c, e, heap))
+                                continue;
+                        double cost = format_cost(config, &acc->c.usage, e->pixel_format, e->pixel_format_modifier);
+                        if (!best || compare_formats(e, cost, best, best_cost) < 0) {
+                                best = e;
+                                best_cost = cost;
+                        }
                 }
-        }
         if (!best) {
                 struct core_text t;
                 core_fail_begin(failure, &t);
