@@ -148,7 +148,7 @@ static const struct core_heap heaps_default[] = {
  * modifiers and the C8 format, with rows of 64-pixel multiples and 16-row multiples, 4 bytes a pixel.
  */
 #define AMD_GFX9_64K_S                                                                                                 \
-        (AMD_FMT_MOD | AMD_FMT_MOD_SET(TILE_VERSION, AMD_FMT_MOD_TILE_VER_GFX9) |                                     \
+        (AMD_FMT_MOD | AMD_FMT_MOD_SET(TILE_VERSION, AMD_FMT_MOD_TILE_VER_GFX9) |                                      \
          AMD_FMT_MOD_SET(TILE, AMD_FMT_MOD_TILE_GFX9_64K_S))
 #define NV_BL DRM_FORMAT_MOD_NVIDIA_BLOCK_LINEAR_2D(0, 1, 0, 0xfe, 4)
 static bool fake_lays_out(const struct core_heap *heap, uint32_t f, uint64_t m) {
@@ -477,6 +477,90 @@ static const struct test_case cases[] = {
                 .builtin_costs = true,
                 OK(FMT(ABGR8888), .modifier = AFBC16, .color_space = SRGB, .size_bytes = 17408, .raw_vmo_size = 20480),
         },
+        /*
+         * The X variants cost exactly as the A variants under the Mali rule (sysmem2's cost tests loop over
+         * B8G8R8A8 and B8G8R8X8): AFBC 32x8 beats LINEAR; LINEAR < 16x16 < split+sparse+YTR < ... + tiled header;
+         * 16x16 beats 32x8. The listed order puts the expected winner last, so the tie-break alone picks LINEAR
+         * or the smaller modifier.
+         */
+        {
+                .name = "built-in costs, XRGB8888: AFBC 32x8 (7600) beats LINEAR (no entry)",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XRGB8888, LIN), PAIR(XRGB8888, AFBC32)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XRGB8888), .modifier = AFBC32, .color_space = SRGB, .size_bytes = 17408, .raw_vmo_size = 20480),
+        },
+        {
+                .name = "built-in costs, XRGB8888: AFBC 16x16 (3600) beats 32x8 (7600) and LINEAR",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XRGB8888, LIN), PAIR(XRGB8888, AFBC32), PAIR(XRGB8888, AFBC16)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XRGB8888), .modifier = AFBC16, .color_space = SRGB, .size_bytes = 17408, .raw_vmo_size = 20480),
+        },
+        {
+                .name = "built-in costs, XRGB8888: AFBC 16x16 (3600) beats LINEAR",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XRGB8888, LIN), PAIR(XRGB8888, AFBC16)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XRGB8888), .modifier = AFBC16, .color_space = SRGB, .size_bytes = 17408, .raw_vmo_size = 20480),
+        },
+        {
+                .name = "built-in costs, XRGB8888: AFBC split+sparse+YTR (2500) beats 16x16 (3600)",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XRGB8888, AFBC16), PAIR(XRGB8888, AFBC_SSY)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XRGB8888), .modifier = AFBC_SSY, .color_space = SRGB, .size_bytes = 17408, .raw_vmo_size = 20480),
+        },
+        {
+                .name = "built-in costs, XRGB8888: AFBC with a tiled header (2010) beats split+sparse+YTR (2500)",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XRGB8888, AFBC_SSY), PAIR(XRGB8888, AFBC_SSYT)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XRGB8888), .modifier = AFBC_SSYT, .color_space = SRGB, .size_bytes = 69632, .raw_vmo_size = 69632),
+        },
+        {
+                .name = "built-in costs, XRGB8888: AFBC split+sparse+YTR+tiled header is the cheapest Mali layout",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XRGB8888, LIN), PAIR(XRGB8888, AFBC16), PAIR(XRGB8888, AFBC_SSY), PAIR(XRGB8888, AFBC_SSYT), PAIR(XRGB8888, AFBC32)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XRGB8888), .modifier = AFBC_SSYT, .color_space = SRGB, .size_bytes = 69632, .raw_vmo_size = 69632),
+        },
+        {
+                .name = "built-in costs, XBGR8888: AFBC 32x8 (7600) beats LINEAR (no entry)",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XBGR8888, LIN), PAIR(XBGR8888, AFBC32)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XBGR8888), .modifier = AFBC32, .color_space = SRGB, .size_bytes = 17408, .raw_vmo_size = 20480),
+        },
+        {
+                .name = "built-in costs, XBGR8888: AFBC 16x16 (3600) beats 32x8 (7600) and LINEAR",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XBGR8888, LIN), PAIR(XBGR8888, AFBC32), PAIR(XBGR8888, AFBC16)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XBGR8888), .modifier = AFBC16, .color_space = SRGB, .size_bytes = 17408, .raw_vmo_size = 20480),
+        },
+        {
+                .name = "built-in costs, XBGR8888: AFBC 16x16 (3600) beats LINEAR",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XBGR8888, LIN), PAIR(XBGR8888, AFBC16)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XBGR8888), .modifier = AFBC16, .color_space = SRGB, .size_bytes = 17408, .raw_vmo_size = 20480),
+        },
+        {
+                .name = "built-in costs, XBGR8888: AFBC split+sparse+YTR (2500) beats 16x16 (3600)",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XBGR8888, AFBC16), PAIR(XBGR8888, AFBC_SSY)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XBGR8888), .modifier = AFBC_SSY, .color_space = SRGB, .size_bytes = 17408, .raw_vmo_size = 20480),
+        },
+        {
+                .name = "built-in costs, XBGR8888: AFBC with a tiled header (2010) beats split+sparse+YTR (2500)",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XBGR8888, AFBC_SSY), PAIR(XBGR8888, AFBC_SSYT)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XBGR8888), .modifier = AFBC_SSYT, .color_space = SRGB, .size_bytes = 69632, .raw_vmo_size = 69632),
+        },
+        {
+                .name = "built-in costs, XBGR8888: AFBC split+sparse+YTR+tiled header is the cheapest Mali layout",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XBGR8888, LIN), PAIR(XBGR8888, AFBC16), PAIR(XBGR8888, AFBC_SSY), PAIR(XBGR8888, AFBC_SSYT), PAIR(XBGR8888, AFBC32)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XBGR8888), .modifier = AFBC_SSYT, .color_space = SRGB, .size_bytes = 69632, .raw_vmo_size = 69632),
+        },
+        {
+                .name = "built-in costs, XRGB8888: Yf-tiled CCS beats every other Intel layout and LINEAR",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(XRGB8888, LIN), PAIR(XRGB8888, XT), PAIR(XRGB8888, YT), PAIR(XRGB8888, YFT), PAIR(XRGB8888, YCCS), PAIR(XRGB8888, YFCCS)), CS(SRGB), MIN_WH(64, 64)}))},
+                .builtin_costs = true,
+                OK(FMT(XRGB8888), .modifier = YFCCS, .color_space = SRGB, .size_bytes = 20480, .raw_vmo_size = 20480),
+        },
         {
                 .name = "built-in costs: NV12 is preferred when decoding (usage video HW_DECODER)",
                 .participants = {P("dec", DEC, IFCS({PAIRS(PAIR(NV21, LIN), PAIR(NV12, LIN)), CS(REC709),
@@ -703,6 +787,31 @@ static const struct test_case cases[] = {
                 .participants = {P("a", CAM, IFCS({F(NV12), CS(REC709), MIN_WH(64, 64),
                                                    .start_offset_divisor = 8192}))},
                 FAILS("start_offset_divisor 8192 must be a power of two no larger than the page size 4096"),
+        },
+        {
+                /* Validated as given: raising 3 to ARGB8888's sample alignment 4 first would make it pass. */
+                .name = "start_offset_divisor 3 fails before the format's sample alignment raises it to 4",
+                .participants = {P("a", GPU, IFCS({F(ARGB8888), CS(SRGB), MIN_WH(64, 64), .start_offset_divisor = 3}))},
+                FAILS("'a': image_format_constraints[0].start_offset_divisor 3 must be a power of two no larger than "
+                      "the page size 4096"),
+        },
+        {
+                .name = "start_offset_divisor 3 fails for every pair of the list, whatever the sample alignment",
+                .participants = {P("a", GPU, IFCS({PAIRS(PAIR(ABGR8888, LIN), PAIR(XRGB8888, AFBC16)), CS(SRGB),
+                                                   MIN_WH(64, 64), .start_offset_divisor = 3}))},
+                FAILS("'a': image_format_constraints[0].start_offset_divisor 3 must be a power of two"),
+        },
+        {
+                .name = "start_offset_divisor 3 of a second participant fails though the first's is 4",
+                .participants = {P("a", GPU, IFCS({F(ARGB8888), CS(SRGB), MIN_WH(64, 64), .start_offset_divisor = 4})),
+                                 P("b", DISP, IFCS({F(ARGB8888), CS(SRGB), .start_offset_divisor = 3}))},
+                FAILS("'b': image_format_constraints[0].start_offset_divisor 3 must be a power of two"),
+        },
+        {
+                .name = "start_offset_divisor 2 is raised to ARGB8888's sample alignment 4 after it is checked",
+                .participants = {P("a", GPU, IFCS({F(ARGB8888), CS(SRGB), MIN_WH(64, 64), .start_offset_divisor = 2}))},
+                OK(FMT(ARGB8888), .modifier = LIN, .color_space = SRGB, .size_bytes = 16384, .raw_vmo_size = 16384,
+                   .start_offset = 4),
         },
         {
                 .name = "start_offset_divisor at the page size is accepted and reported",
@@ -1437,31 +1546,75 @@ static void run_case(void **state) {
 
 /* ---- the cost-table parser ---- */
 
-static void test_data_file_is_the_builtin_table(void **state) {
-        (void)state;
-        FILE *f = fopen(FORMAT_COSTS_FILE, "r");
-        assert_non_null(f);
-        static char text[64 * 1024];
-        size_t len = fread(text, 1, sizeof(text), f);
-        fclose(f);
-        assert_true(len > 0 && len < sizeof(text));
-
+/* Parses text[0..len) as a cost table and checks it is exactly the built-in table, entry by entry. */
+static void check_is_builtin_table(const char *what, const char *text, size_t len) {
         struct core_format_cost entries[256];
         size_t count = 0;
         char err[256];
         int r = core_format_costs_parse(text, len, entries, ARRAY_LEN(entries), &count, err, sizeof(err));
         if (r < 0)
-                print_error("%s\n", err);
+                print_error("%s: %s\n", what, err);
         assert_int_equal(r, 0);
+        if (count != core_default_format_cost_count)
+                print_error("%s: %zu entries, the built-in table has %zu\n", what, count,
+                            core_default_format_cost_count);
         assert_int_equal(count, core_default_format_cost_count);
         for (size_t i = 0; i < count; i++) {
                 const struct core_format_cost *a = &entries[i], *b = &core_default_format_costs[i];
                 if (a->pixel_format != b->pixel_format || a->pixel_format_modifier != b->pixel_format_modifier ||
                     memcmp(&a->usage, &b->usage, sizeof(a->usage)) != 0 || a->cost != b->cost) {
-                        print_error("entry %zu differs from the built-in table\n", i);
+                        print_error("%s: entry %zu differs from the built-in table\n", what, i);
                         fail();
                 }
         }
+}
+
+static size_t read_whole(const char *path, char *text, size_t size) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+                print_error("cannot open %s\n", path);
+        assert_non_null(f);
+        size_t len = fread(text, 1, size, f);
+        fclose(f);
+        assert_true(len > 0 && len < size);
+        text[len] = 0;
+        return len;
+}
+
+static void test_data_file_is_the_builtin_table(void **state) {
+        (void)state;
+        static char text[64 * 1024];
+        size_t len = read_whole(FORMAT_COSTS_FILE, text, sizeof(text));
+        check_is_builtin_table(FORMAT_COSTS_FILE, text, len);
+}
+
+/*
+ * docs/constraints.md lists every built-in entry, in the file format, between two HTML comments; the block must
+ * be the built-in table. The path is derived from FORMAT_COSTS_FILE (<root>/data/format-costs.txt).
+ */
+static void test_doc_lists_the_builtin_table(void **state) {
+        (void)state;
+        static const char data_suffix[] = "data/format-costs.txt", doc_suffix[] = "docs/constraints.md";
+        static const char begin[] = "<!-- built-in format costs: begin -->",
+                          end[] = "<!-- built-in format costs: end -->";
+        char path[4096];
+        size_t root = strlen(FORMAT_COSTS_FILE);
+        assert_true(root >= strlen(data_suffix) &&
+                    strcmp(FORMAT_COSTS_FILE + root - strlen(data_suffix), data_suffix) == 0);
+        root -= strlen(data_suffix);
+        assert_true(root + strlen(doc_suffix) < sizeof(path));
+        memcpy(path, FORMAT_COSTS_FILE, root);
+        strcpy(path + root, doc_suffix);
+
+        static char text[256 * 1024];
+        read_whole(path, text, sizeof(text));
+        const char *b = strstr(text, begin);
+        assert_non_null(b);
+        b += strlen(begin);
+        const char *e = strstr(b, end);
+        assert_non_null(e);
+        assert_null(strstr(e + strlen(end), begin)); /* one list */
+        check_is_builtin_table("docs/constraints.md", b, (size_t)(e - b));
 }
 
 static void test_parser_accepts(void **state) {
@@ -1786,8 +1939,8 @@ static void test_fan_out_guard(void **state) {
         assert_int_equal(na, 70);
         b_pairs[nb++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_ARGB8888, M_DNC};
         for (uint32_t j = 0; j < 440; j++)
-                a_pairs[na++] = (struct sysmem_pixel_format_and_modifier){SYSMEM_PIXEL_FORMAT_DO_NOT_CARE,
-                                                                          0x100000 + j};
+                a_pairs[na++] =
+                        (struct sysmem_pixel_format_and_modifier){SYSMEM_PIXEL_FORMAT_DO_NOT_CARE, 0x100000 + j};
         for (size_t m = 0; m < ARRAY_LEN(intel); m++)
                 b_pairs[nb++] = (struct sysmem_pixel_format_and_modifier){DRM_FORMAT_XRGB8888, intel[m]};
         for (size_t i = 0; i < 65; i++) /* ABGR8888 has the same 70 pairs as ARGB8888 */
@@ -1840,6 +1993,7 @@ static void test_fan_out_guard(void **state) {
 static const struct CMUnitTest extra_tests[] = {
         cmocka_unit_test(test_fan_out_guard),
         cmocka_unit_test(test_data_file_is_the_builtin_table),
+        cmocka_unit_test(test_doc_lists_the_builtin_table),
         cmocka_unit_test(test_parser_accepts),
         cmocka_unit_test(test_parser_rejects),
         cmocka_unit_test(test_modifier_names_round_trip),

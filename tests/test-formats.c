@@ -491,6 +491,24 @@ static const struct row failure_rows[] = {
                 .message_has = {"'cam' and 'disp' share (NV12, LINEAR)", "{REC709} (from 'cam')",
                                 "{REC601_NTSC, REC601_PAL} (from 'disp')"},
         },
+        {
+                /*
+                 * start_offset_divisor is checked as the participant gives it, before ARGB8888's sample
+                 * alignment (4) would raise it: 3 fails, though max(3, 4) would be a power of two.
+                 */
+                .name = "start_offset_divisor 3 fails before the format raises it",
+                .role_count = 2,
+                .roles = {
+                        {"painter", false, false, false,
+                         {.usage.cpu = CPU_W, .min_buffer_count_for_camping = 1,
+                          IFCS({.pixel_format = DRM_FORMAT_ARGB8888, CS(SRGB), .min_size = SIZE(64, 64)})}},
+                        {"disp", true, false, false,
+                         {.usage.display = LAYER, .min_buffer_count_for_camping = 1,
+                          IFCS({.pixel_format = DRM_FORMAT_ARGB8888, CS(SRGB), .start_offset_divisor = 3})}},
+                },
+                .expect_error = INTERSECTION_EMPTY,
+                .message_has = {"'disp': image_format_constraints[0].start_offset_divisor 3 must be a power of two"},
+        },
 };
 /* clang-format on */
 

@@ -55,6 +55,10 @@ static void usage(FILE *f) {
                    "      --heaps LIST              heaps to allocate from: comma-separated patterns over heap\n"
                    "                                names, '-PATTERN' removes (default '*': every heap found;\n"
                    "                                e.g. 'system-ram,dma-heap:*' or '*,-drm:*'; docs/heaps.md)\n"
+                   "      --test-heaps              FOR TESTS ONLY (off by default): also offer the heap\n"
+                   "                                'test:contiguous', which claims physical contiguity but\n"
+                   "                                hands out ordinary memfds whose pages are NOT physically\n"
+                   "                                contiguous; never enable it where devices use the buffers\n"
                    "  -c, --config FILE             options from FILE first, one 'name = value' (or 'name')\n"
                    "                                per line, '#' comments; the command line overrides\n"
                    "  -h, --help\n"
@@ -228,6 +232,7 @@ enum {
         OPT_SOCKET_MODE,
         OPT_VERSION,
         OPT_ADMIN_GROUP,
+        OPT_TEST_HEAPS,
         OPT_LIMIT = 0x100, /* OPT_LIMIT + i: limit_options[i] */
 };
 
@@ -239,6 +244,7 @@ static const struct option base_options[] = {
         {"admin-group", required_argument, NULL, OPT_ADMIN_GROUP},
         {"format-costs", required_argument, NULL, OPT_FORMAT_COSTS},
         {"heaps", required_argument, NULL, OPT_HEAPS},
+        {"test-heaps", no_argument, NULL, OPT_TEST_HEAPS},
         {"config", required_argument, NULL, 'c'},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -250,6 +256,7 @@ struct settings {
         struct sysmem_server_limits limits;
         const char *path, *format_costs, *heaps, *admin_group;
         long socket_mode; /* -1: the library's */
+        bool test_heaps;  /* --test-heaps: test:contiguous is added to the heap selection */
         enum sysmem_log_level level;
 };
 
@@ -323,6 +330,9 @@ static int apply_option(struct settings *st, int c, const char *arg) {
         case OPT_HEAPS:
                 st->heaps = arg;
                 return 0;
+        case OPT_TEST_HEAPS:
+                st->test_heaps = true;
+                return 0;
         case 'c':
                 return 0; /* read before parsing */
         default:
@@ -378,7 +388,19 @@ static struct sysmem_server *make_server(const struct settings *st, int *ret_sta
         if (costs && load_format_costs(server, costs) < 0)
                 goto fail;
         char err[512];
-        if (st->heaps && (r = sysmem_server_set_heaps(server, st->heaps, err, sizeof err)) < 0) {
+        /* A test heap's entry adds only that heap to the rest of the selection (docs/heaps.md). */
+        char selection[8192];
+        const char *heaps = st->heaps;
+        if (st->test_heaps) {
+                bool rest = heaps && *heaps;
+                if (snprintf(selection, sizeof selection, "%s%stest:contiguous", rest ? heaps : "", rest ? "," : "") >=
+                    (int)sizeof selection) {
+                        fprintf(stderr, "sysmemd: --heaps: too long\n");
+                        goto fail;
+                }
+                heaps = selection;
+        }
+        if (heaps && (r = sysmem_server_set_heaps(server, heaps, err, sizeof err)) < 0) {
                 fprintf(stderr, "sysmemd: --heaps: %s\n", r == -EINVAL ? err : strerror(-r));
                 goto fail;
         }

@@ -282,6 +282,28 @@ struct sysmem_plane_layout {
         uint64_t total_size_bytes;
 };
 
+/*
+ * What sysmem's image-format library knows of one (format, modifier) pair it lays out itself
+ * (sysmem_format_get_info()): sysmem2's per-format constants (fuchsia image_format.cc), so a client can
+ * size and check images without copying sysmem's tables. See docs/constraints.md, "Format information".
+ */
+struct sysmem_format_info {
+        uint32_t pixel_format;                   /* the DRM fourcc asked about */
+        uint64_t pixel_format_modifier;          /* the modifier asked about */
+        char name[16];                           /* e.g. "NV12", NUL-terminated */
+        uint32_t plane_count;           /* planes sysmem_image_layout() reports (1 to 4; Intel CCS: 4, plane 3 the CCS) */
+        uint32_t bits_per_pixel;        /* average over all planes, sysmem2's figure (NV12: 12, P010: 15) */
+        uint32_t bytes_per_pixel;       /* plane 0 bytes per pixel of width (sysmem2's stride_bytes_per_width_pixel) */
+        uint32_t width_divisor;         /* SurfaceWidthMinDivisor: image widths are a multiple of it */
+        uint32_t height_divisor;        /* SurfaceHeightMinDivisor */
+        uint32_t sample_alignment;      /* SampleAlignment: bytes_per_row is a multiple of it */
+        uint32_t bits_per_sample;       /* the colour-space class depth: 8, 10 (sysmem2's, not always the real one) */
+        bool is_rgb;                    /* takes RGB colour spaces (SRGB) */
+        bool is_yuv;                    /* takes YUV colour spaces (REC601, REC709, ...) */
+        bool has_alpha_or_x;            /* has an A or X channel (is_alpha_present is kept) */
+        bool is_non_tiled_single_plane; /* ImageFormatIsNonTiledSinglePlane: pad_for_block_size applies */
+};
+
 struct sysmem_constraints {
         struct sysmem_usage usage;
         uint32_t min_buffer_count_for_camping;

@@ -209,6 +209,37 @@ void sysmem_collection_info_free(struct sysmem_collection_info *info);
 int sysmem_image_layout(const struct sysmem_image_format_settings *settings, uint32_t width, uint32_t height,
                         struct sysmem_plane_layout *ret_layout);
 
+/* ---- image formats: sysmem's image-format library (docs/constraints.md, "Format information") ---- */
+
+/*
+ * Whether sysmem lays out (pixel_format, modifier) itself (sysmem2's ImageFormatIsSupported): a fourcc it
+ * knows with LINEAR, Intel X/Y/Yf tiling (with or without CCS) or ARM AFBC 16x16 / 32x8. A false pair
+ * may still be allocated through a heap whose device lays it out. Needs no daemon.
+ */
+bool sysmem_format_is_supported(uint32_t pixel_format, uint64_t modifier);
+/*
+ * Fills *ret_info with sysmem's constants for the pair. -EINVAL for a NULL ret_info or a pair that names
+ * no one format (pixel format 0 or SYSMEM_PIXEL_FORMAT_DO_NOT_CARE, modifier SYSMEM_FORMAT_MODIFIER_DO_NOT_CARE
+ * or _INVALID); -ENOENT for a fourcc sysmem does not know; -EOPNOTSUPP for a known fourcc with a modifier
+ * only a device lays out. *ret_info is written only on success. Needs no daemon.
+ */
+int sysmem_format_get_info(uint32_t pixel_format, uint64_t modifier, struct sysmem_format_info *ret_info);
+/*
+ * sysmem2's ImageFormatIsPixelFormatEqual: true when both name the same fourcc and the same modifier.
+ * DO_NOT_CARE is a value like any other here (it equals only DO_NOT_CARE); an unset modifier is 0, LINEAR,
+ * so it equals an explicit LINEAR. false when either is NULL.
+ */
+bool sysmem_formats_equal(const struct sysmem_pixel_format_and_modifier *a,
+                          const struct sysmem_pixel_format_and_modifier *b);
+/*
+ * sysmem2's ImageFormatMinimumRowBytes: the smallest bytes_per_row an image of this width may have under
+ * settings (min_bytes_per_row, bytes_per_row_divisor, the tiling's row bytes). -EINVAL for NULL
+ * arguments, a width of 0 or outside [min_size.width, max_size.width], or a result above
+ * max_bytes_per_row; -EOPNOTSUPP for a pair only a device lays out.
+ */
+int sysmem_image_min_bytes_per_row(const struct sysmem_image_format_settings *settings, uint32_t width,
+                                   uint32_t *ret_bytes_per_row);
+
 /* ---- CPU access to buffers ---- */
 
 /*

@@ -182,6 +182,25 @@ class CollectionInfo(ctypes.Structure):
     ]
 
 
+class FormatInfo(ctypes.Structure):
+    _fields_ = [
+        ("pixel_format", _u32),
+        ("pixel_format_modifier", _u64),
+        ("name", ctypes.c_char * 16),
+        ("plane_count", _u32),
+        ("bits_per_pixel", _u32),
+        ("bytes_per_pixel", _u32),
+        ("width_divisor", _u32),
+        ("height_divisor", _u32),
+        ("sample_alignment", _u32),
+        ("bits_per_sample", _u32),
+        ("is_rgb", _bool),
+        ("is_yuv", _bool),
+        ("has_alpha_or_x", _bool),
+        ("is_non_tiled_single_plane", _bool),
+    ]
+
+
 # The mirrored structs by their C names (struct sysmem_NAME), for the layout test.
 STRUCTS = {
     "sysmem_usage": Usage,
@@ -193,6 +212,7 @@ STRUCTS = {
     "sysmem_image_format_constraints": ImageFormatConstraints,
     "sysmem_image_format_settings": ImageFormatSettings,
     "sysmem_plane_layout": PlaneLayout,
+    "sysmem_format_info": FormatInfo,
     "sysmem_constraints": Constraints,
     "sysmem_buffer_memory_settings": BufferMemorySettings,
     "sysmem_single_buffer_settings": SingleBufferSettings,
@@ -273,6 +293,10 @@ _PROTOTYPES = {
     "sysmem_group_close": (None, [_opaque]),
     "sysmem_collection_info_free": (None, [ctypes.POINTER(CollectionInfo)]),
     "sysmem_image_layout": (_int, [ctypes.POINTER(ImageFormatSettings), _u32, _u32, ctypes.POINTER(PlaneLayout)]),
+    "sysmem_image_min_bytes_per_row": (_int, [ctypes.POINTER(ImageFormatSettings), _u32, ctypes.POINTER(_u32)]),
+    "sysmem_format_is_supported": (_bool, [_u32, _u64]),
+    "sysmem_format_get_info": (_int, [_u32, _u64, ctypes.POINTER(FormatInfo)]),
+    "sysmem_formats_equal": (_bool, [ctypes.POINTER(PixelFormatAndModifier), ctypes.POINTER(PixelFormatAndModifier)]),
     "sysmem_buffer_begin_cpu_access": (_int, [_int, _u32]),
     "sysmem_buffer_end_cpu_access": (_int, [_int, _u32]),
     "sysmem_send_fd": (_int, [_int, _int, ctypes.c_void_p, ctypes.c_size_t]),

@@ -73,6 +73,13 @@ int main(void) {
         F(plane_layout, plane_count); F(plane_layout, offset); F(plane_layout, bytes_per_row);
         F(plane_layout, size_bytes); F(plane_layout, total_size_bytes);
 
+        S(format_info);
+        F(format_info, pixel_format); F(format_info, pixel_format_modifier); F(format_info, name);
+        F(format_info, plane_count); F(format_info, bits_per_pixel); F(format_info, bytes_per_pixel);
+        F(format_info, width_divisor); F(format_info, height_divisor); F(format_info, sample_alignment);
+        F(format_info, bits_per_sample); F(format_info, is_rgb); F(format_info, is_yuv);
+        F(format_info, has_alpha_or_x); F(format_info, is_non_tiled_single_plane);
+
         S(constraints);
         F(constraints, usage); F(constraints, min_buffer_count_for_camping);
         F(constraints, min_buffer_count_for_dedicated_slack); F(constraints, min_buffer_count_for_shared_slack);

@@ -1048,6 +1048,64 @@ SYSMEM_EXPORT int sysmem_image_layout(const struct sysmem_image_format_settings 
         return 0;
 }
 
+/* ---- image formats ---- */
+
+SYSMEM_EXPORT bool sysmem_format_is_supported(uint32_t pixel_format, uint64_t modifier) {
+        return image_format_is_supported(pixel_format, modifier);
+}
+
+SYSMEM_EXPORT int sysmem_format_get_info(uint32_t pixel_format, uint64_t modifier, struct sysmem_format_info *ret_info) {
+        if (!ret_info || pixel_format == 0 || pixel_format == SYSMEM_PIXEL_FORMAT_DO_NOT_CARE ||
+            modifier == SYSMEM_FORMAT_MODIFIER_DO_NOT_CARE || modifier == SYSMEM_FORMAT_MODIFIER_INVALID)
+                return -EINVAL;
+        const struct image_format_info *f = image_format_lookup(pixel_format);
+        if (!f)
+                return -ENOENT;
+        if (!image_format_is_supported(pixel_format, modifier))
+                return -EOPNOTSUPP;
+        /* The plane count is the layout's: lay out a small image the format's divisors allow. */
+        struct sysmem_size size = {64, 64};
+        struct sysmem_plane_layout layout;
+        if (!image_format_plane_layout(pixel_format, modifier, size, 64 * f->stride_bytes_per_width_pixel, &layout))
+                return -EOPNOTSUPP;
+        struct sysmem_format_info info = {
+                .pixel_format = pixel_format,
+                .pixel_format_modifier = modifier,
+                .plane_count = layout.plane_count,
+                .bits_per_pixel = f->bits_per_pixel,
+                .bytes_per_pixel = f->stride_bytes_per_width_pixel,
+                .width_divisor = f->width_min_divisor,
+                .height_divisor = f->height_min_divisor,
+                .sample_alignment = f->sample_alignment,
+                .bits_per_sample = f->bits_per_sample,
+                .is_rgb = f->is_rgb,
+                .is_yuv = f->is_yuv,
+                .has_alpha_or_x = f->has_alpha_or_x,
+                .is_non_tiled_single_plane = image_format_is_non_tiled_single_plane(pixel_format, modifier),
+        };
+        snprintf(info.name, sizeof info.name, "%s", f->name);
+        *ret_info = info;
+        return 0;
+}
+
+SYSMEM_EXPORT bool sysmem_formats_equal(const struct sysmem_pixel_format_and_modifier *a,
+                                        const struct sysmem_pixel_format_and_modifier *b) {
+        return a && b && a->pixel_format == b->pixel_format && a->pixel_format_modifier == b->pixel_format_modifier;
+}
+
+SYSMEM_EXPORT int sysmem_image_min_bytes_per_row(const struct sysmem_image_format_settings *settings, uint32_t width,
+                                                 uint32_t *ret_bytes_per_row) {
+        if (!settings || !ret_bytes_per_row || width == 0)
+                return -EINVAL;
+        if (!image_format_is_supported(settings->pixel_format, settings->pixel_format_modifier))
+                return -EOPNOTSUPP;
+        uint32_t bpr;
+        if (!image_format_minimum_row_bytes(settings, width, &bpr))
+                return -EINVAL;
+        *ret_bytes_per_row = bpr;
+        return 0;
+}
+
 /* ---- fd passing helpers ---- */
 
 SYSMEM_EXPORT int sysmem_send_fd(int sock, int fd, const void *data, size_t size) {

@@ -46,21 +46,32 @@ const struct core_format_cost core_default_format_costs[] = {
         COST(XBGR8888, I915_FORMAT_MOD_Y_TILED, 2000),
         COST(XBGR8888, I915_FORMAT_MOD_X_TILED, 3000),
         /*
-         * Fuchsia's Mali rule (§5) for RGBA and BGRA (ABGR8888, ARGB8888): +100 without the YUV transform (DRM's
-         * YTR bit), +500 without a tiled header (DRM's TILED bit) or +10 with one, +1000 without SPARSE, +2000
-         * without transaction elimination (DRM has no TE modifier, so always), +4000 for 32x8 blocks. The entries
-         * are Fuchsia's named AFBC modifiers without TE; SPLIT comes with SPARSE as it does there.
+         * Fuchsia's Mali rule (§5) for RGBA and BGRA and, as sysmem2's table has them, their X variants
+         * (ARGB8888, XRGB8888, ABGR8888, XBGR8888): +100 without the YUV transform (DRM's YTR bit), +500 without
+         * a tiled header (DRM's TILED bit) or +10 with one, +1000 without SPARSE, +2000 without transaction
+         * elimination (DRM has no TE modifier, so always), +4000 for 32x8 blocks. The entries are Fuchsia's named
+         * AFBC modifiers without TE; SPLIT comes with SPARSE as it does there.
          */
         COST(ARGB8888, AFBC(SPLIT | SPARSE | YTR | TILED), 2010),
         COST(ARGB8888, AFBC(SPLIT | SPARSE | YTR), 2500),
         COST(ARGB8888, AFBC(YTR | TILED), 3010),
         COST(ARGB8888, AFBC(0), 3600),
         COST(ARGB8888, AFBC_32x8, 7600),
+        COST(XRGB8888, AFBC(SPLIT | SPARSE | YTR | TILED), 2010),
+        COST(XRGB8888, AFBC(SPLIT | SPARSE | YTR), 2500),
+        COST(XRGB8888, AFBC(YTR | TILED), 3010),
+        COST(XRGB8888, AFBC(0), 3600),
+        COST(XRGB8888, AFBC_32x8, 7600),
         COST(ABGR8888, AFBC(SPLIT | SPARSE | YTR | TILED), 2010),
         COST(ABGR8888, AFBC(SPLIT | SPARSE | YTR), 2500),
         COST(ABGR8888, AFBC(YTR | TILED), 3010),
         COST(ABGR8888, AFBC(0), 3600),
         COST(ABGR8888, AFBC_32x8, 7600),
+        COST(XBGR8888, AFBC(SPLIT | SPARSE | YTR | TILED), 2010),
+        COST(XBGR8888, AFBC(SPLIT | SPARSE | YTR), 2500),
+        COST(XBGR8888, AFBC(YTR | TILED), 3010),
+        COST(XBGR8888, AFBC(0), 3600),
+        COST(XBGR8888, AFBC_32x8, 7600),
         /* Fuchsia's Amlogic entry: NV12 when the collection is decoded into by a video decoder. */
         {DRM_FORMAT_NV12, DRM_FORMAT_MOD_LINEAR, {.video = SYSMEM_VIDEO_USAGE_HW_DECODER}, 100},
 };

@@ -235,7 +235,10 @@ static struct core_label from(const struct check *k, size_t index) {
 /*
  * §1's format-derived adjustments (newest order) and roundings, then §2's range checks. Runs on every entry of
  * a participant after its defaults, and again on every aggregated entry (the kAggregated stage), where
- * another participant's min_size or divisor can make the format's minimum row bytes larger.
+ * another participant's min_size or divisor can make the format's minimum row bytes larger. The values a
+ * participant gives for the alignments and divisors (size_alignment, display_rect_alignment,
+ * start_offset_divisor, pad_for_block_size) are validated as given in make_template(), before any adjustment
+ * here; the start_offset_divisor check below then only guards the adjusted and aggregated value.
  */
 static int adjust_and_check(const struct check *k, struct core_ifc *e) {
         bool aggregated = k->index == CORE_NOBODY;
@@ -514,6 +517,12 @@ static int make_template(const struct check *k, const struct sysmem_image_format
 
         t->bytes_per_row_divisor = in->bytes_per_row_divisor ? in->bytes_per_row_divisor : 1;
         t->start_offset_divisor = in->start_offset_divisor ? in->start_offset_divisor : 1;
+        /* As given, before adjust_and_check() raises it to the format's sample alignment (3 would become 4). */
+        if (!is_pow2(t->start_offset_divisor) || t->start_offset_divisor > k->limits->page_size)
+                return input_fail(k, i,
+                                  ".start_offset_divisor %" PRIu32 " must be a power of two no larger than the page "
+                                  "size %" PRIu64,
+                                  t->start_offset_divisor, k->limits->page_size);
         t->require_bytes_per_row_at_pixel_boundary = in->require_bytes_per_row_at_pixel_boundary;
         if ((unsigned)in->is_alpha_present > SYSMEM_TRUE)
                 return input_fail(k, i, ".is_alpha_present has invalid value %u (0 unset, 1 false, 2 true)",

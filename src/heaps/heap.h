@@ -102,6 +102,15 @@ extern const struct heap_backend heap_backend_memfd;
 extern const struct heap_backend heap_backend_udmabuf;
 extern const struct heap_backend heap_backend_dma_heap;
 extern const struct heap_backend heap_backend_drm;
+extern const struct heap_backend heap_backend_test_contiguous;
+
+/*
+ * Test heaps (test-contiguous.c): names beginning with HEAP_TEST_PREFIX. Never matched by a wildcard: a
+ * selection enables one only by its exact name, and such an entry leaves the rest of the selection as
+ * it is ("test:contiguous" alone means every heap and the test heap). sysmemd --test-heaps adds them.
+ */
+#define HEAP_TEST_PREFIX "test:"
+#define HEAP_TEST_CONTIGUOUS "test:contiguous"
 
 /* A zeroed heap struct with fd -1 and the given name and backend, or NULL. */
 struct heap *heap_new(const char *name, uint64_t id, const char *backend, const char *device);
@@ -111,6 +120,8 @@ struct heap *heap_new(const char *name, uint64_t id, const char *backend, const 
  * F_SEAL_GROW at least, so that no holder can SIGBUS another). Shared by system-ram and udmabuf.
  */
 int heap_memfd_create(uint64_t size, const char *name, unsigned int seals, int *ret_fd);
+/* memfd.c: system-ram's open_read_only (mode 0400, then a read-only reopen), for memfd-backed heaps. */
+int heap_memfd_open_read_only(struct heap *heap, int fd);
 /* Sets the dma-buf's debug name (shown in fdinfo and debugfs); best effort. */
 void heap_dma_buf_set_name(int fd, const char *name);
 

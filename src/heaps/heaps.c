@@ -18,6 +18,8 @@ static const struct heap_backend *const backends[] = {
         &heap_backend_udmabuf,
         &heap_backend_dma_heap,
         &heap_backend_drm,
+        /* Only when named exactly (heap.h); last, so that "any heap" reaches it after every real heap. */
+        &heap_backend_test_contiguous,
 };
 
 #define MAX_PATTERNS 32u
@@ -51,7 +53,8 @@ static int parse_selection(const char *text, struct selection *sel, char *err, s
                 }
                 memcpy(sel->patterns[sel->count], pat, plen);
                 sel->negative[sel->count] = neg;
-                sel->any_positive |= !neg;
+                /* A test heap's entry only adds that heap: "test:contiguous" alone keeps every other heap. */
+                sel->any_positive |= !neg && strncmp(pat, HEAP_TEST_PREFIX, strlen(HEAP_TEST_PREFIX)) != 0;
                 sel->count++;
                 p += len + (end != NULL);
                 if (end && !*p) {
@@ -63,13 +66,16 @@ static int parse_selection(const char *text, struct selection *sel, char *err, s
 }
 
 static bool selection_wants(const struct selection *sel, const char *name) {
-        bool wanted = !sel->any_positive; /* only removals: everything else stays */
+        bool test = strncmp(name, HEAP_TEST_PREFIX, strlen(HEAP_TEST_PREFIX)) == 0;
+        bool wanted = !test && !sel->any_positive; /* only removals: everything else stays */
         for (size_t i = 0; i < sel->count; i++) {
                 if (fnmatch(sel->patterns[i], name, 0) != 0)
                         continue;
                 if (sel->negative[i])
                         return false;
-                wanted = true;
+                /* A test heap is never enabled by a wildcard ('*' included): only by its exact name. */
+                if (!test || strcmp(sel->patterns[i], name) == 0)
+                        wanted = true;
         }
         return wanted;
 }

@@ -54,7 +54,7 @@ static int memfd_allocate(struct heap *heap, const struct heap_request *req, int
  * a read-only fd would get a writable one that way; with 0400 only the daemon's uid (and root) can.
  * Done here, on first need, so collections whose participants all write pay nothing for it.
  */
-static int memfd_open_read_only(struct heap *heap, int fd) {
+int heap_memfd_open_read_only(struct heap *heap, int fd) {
         if (fchmod(fd, 0400) < 0)
                 return -errno;
         char path[64];
@@ -66,7 +66,7 @@ static int memfd_open_read_only(struct heap *heap, int fd) {
 static const struct heap_ops memfd_ops = {
         .version = HEAP_OPS_VERSION,
         .allocate = memfd_allocate,
-        .open_read_only = memfd_open_read_only,
+        .open_read_only = heap_memfd_open_read_only,
 };
 
 static void memfd_probe(struct heap_probe *probe) {
