@@ -12,6 +12,7 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+#include <drm_fourcc.h>
 
 #include "harness.h"
 
@@ -842,6 +843,50 @@ static void test_server_info(void **state) {
         sysmem_allocator_free(a);
 }
 
+/*
+ * The format cost table through a live daemon: XRGB8888 has the ARM AFBC costs of ARGB8888, so 16x16 (3600)
+ * beats 32x8 (7600), which beats LINEAR (no entry), as sysmem2 orders them for the X formats too.
+ */
+static void test_x_variant_afbc_costs(void **state) {
+        struct h_daemon *d = &((struct h_fixture *)*state)->daemon;
+        static const uint32_t srgb[] = {SYSMEM_COLOR_SPACE_SRGB};
+        const uint64_t afbc16 = DRM_FORMAT_MOD_ARM_AFBC(AFBC_FORMAT_MOD_BLOCK_SIZE_16x16);
+        const uint64_t afbc32 = DRM_FORMAT_MOD_ARM_AFBC(AFBC_FORMAT_MOD_BLOCK_SIZE_32x8);
+        const struct {
+                struct sysmem_pixel_format_and_modifier pairs[3];
+                uint32_t count;
+                uint64_t want;
+        } cases[] = {
+                {{{DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR}, {DRM_FORMAT_XRGB8888, afbc32},
+                  {DRM_FORMAT_XRGB8888, afbc16}}, 3, afbc16},
+                {{{DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR}, {DRM_FORMAT_XRGB8888, afbc32}}, 2, afbc32},
+                {{{DRM_FORMAT_XBGR8888, DRM_FORMAT_MOD_LINEAR}, {DRM_FORMAT_XBGR8888, afbc16}}, 2, afbc16},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                struct sysmem_allocator *a = h_connect(d, "costs");
+                struct sysmem_collection *c = NULL;
+                assert_int_equal(sysmem_allocator_allocate_non_shared(a, &c), 0);
+                struct sysmem_image_format_constraints ifc = {
+                        .pixel_format_and_modifiers = cases[i].pairs,
+                        .pixel_format_and_modifier_count = cases[i].count,
+                        .color_spaces = srgb, .color_space_count = 1, .min_size = {640, 480}};
+                struct sysmem_constraints k = {.usage.vulkan = SYSMEM_VULKAN_IMAGE_USAGE_SAMPLED,
+                                               .min_buffer_count_for_camping = 1,
+                                               .image_format_constraints = &ifc,
+                                               .image_format_constraint_count = 1};
+                assert_int_equal(sysmem_collection_set_constraints(c, &k), 0);
+                struct sysmem_collection_info *info = NULL;
+                assert_int_equal(h_wait_allocated(c, H_TIMEOUT_MS, &info), 0);
+                const struct sysmem_image_format_settings *f = &info->settings.image_format_constraints;
+                if (f->pixel_format_modifier != cases[i].want)
+                        fail_msg("case %zu: chose modifier 0x%016llx, want 0x%016llx", i,
+                                 (unsigned long long)f->pixel_format_modifier, (unsigned long long)cases[i].want);
+                sysmem_collection_info_free(info);
+                sysmem_collection_close(c);
+                sysmem_allocator_free(a);
+        }
+}
+
 int main(int argc, char **argv) {
         /* An argument runs only the tests whose names match it (a cmocka pattern). */
         if (argc > 1)
@@ -852,6 +897,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_non_shared_single_participant, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_validate_token, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_server_info, h_setup, h_teardown),
+                cmocka_unit_test_setup_teardown(test_x_variant_afbc_costs, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_buffers_sealed_and_zeroed, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_check_allocated_and_async_wait, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_release_after_constraints_still_counts, h_setup, h_teardown),
