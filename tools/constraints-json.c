@@ -97,6 +97,7 @@ static int get_u32(struct ctx *c, const char *path, json_object *v, uint32_t *re
 
 /* v must be an array of at most max entries; its length goes to *ret_n. */
 static int get_array(struct ctx *c, const char *path, json_object *v, size_t max, size_t *ret_n) {
+        *ret_n = 0; /* also on failure: callers then see no entries */
         if (json_object_get_type(v) != json_type_array)
                 return fail(c, path, "expected an array, got %s", type_name(v));
         size_t n = json_object_array_length(v);

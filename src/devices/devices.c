@@ -240,8 +240,10 @@ bool dev_permit_heap(struct sysmem_device_constraints *dc, const char *heap_type
                         return true;
         if (bmc->permitted_heap_count == SYSMEM_MAX_PERMITTED_HEAPS)
                 return false;
+        if (strlen(heap_type) >= sizeof dc->heaps[0].heap_type)
+                return false; /* no heap has such a name */
         struct sysmem_heap *h = &dc->heaps[bmc->permitted_heap_count++];
-        snprintf(h->heap_type, sizeof h->heap_type, "%s", heap_type);
+        memcpy(h->heap_type, heap_type, strlen(heap_type) + 1);
         h->id = id;
         return true;
 }
