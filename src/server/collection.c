@@ -105,16 +105,7 @@ int node_attach_fd(struct node *n, int fd) {
         int r = endpoint_attach(&n->ep, fd);
         if (r < 0)
                 return r;
-        n->ino = 0; /* looked up by node_ino() on first need: most nodes are never searched for */
         return 0;
-}
-
-/* The inode of the node's server end; an fstat per node at creation cost every Duplicate a syscall. */
-static ino_t node_ino(struct node *n) {
-        struct stat st;
-        if (n->ino == 0 && n->ep.fd >= 0 && fstat(n->ep.fd, &st) == 0)
-                n->ino = st.st_ino;
-        return n->ino;
 }
 
 struct node *node_new(struct collection *c, struct node *parent, enum node_kind kind, int fd) {
@@ -157,8 +148,24 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
         return n;
 }
 
+void node_index_client_ino(struct node *n, ino_t client_ino) {
+        if (!client_ino || token_index_add(&n->collection->server->tokens, client_ino, n) < 0)
+                return; /* not found by its client end then: Validate says unknown, as for any fd */
+        n->client_ino = client_ino;
+}
+
+void node_index_client_end(struct node *n, int client_fd) {
+        struct stat st;
+        if (fstat(client_fd, &st) == 0)
+                node_index_client_ino(n, st.st_ino);
+}
+
 /* Stops serving the node's socket; the node may stay in the tree (orphan) or be removed later. */
 static void node_detach_fd(struct node *n) {
+        if (n->client_ino) {
+                token_index_remove(&n->collection->server->tokens, n->client_ino, n);
+                n->client_ino = 0;
+        }
         endpoint_close(&n->ep); /* what the client has not read yet (its epitaph) still reaches it */
         if (n->pending_bind_fd >= 0)
                 close(n->pending_bind_fd);
@@ -698,6 +705,7 @@ int node_new_child(struct node *n, enum node_kind kind, uint32_t mask, struct no
                 close(sv[1]);
                 return -ENOMEM;
         }
+        node_index_client_end(child, sv[1]);
         /* A mask of 0 is deprecated in Fuchsia and means "same rights", like SYSMEM_RIGHTS_SAME. */
         if (mask != SYSMEM_RIGHTS_SAME && mask != 0)
                 child->rights_mask &= mask;
@@ -1244,14 +1252,9 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
 }
 
 struct node *server_find_token_by_peer_fd(struct server *s, int fd) {
-        ino_t peer;
-        if (sock_diag_peer_inode(s, fd, &peer) < 0)
-                return NULL;
-        list_for_each(c, &s->collections, struct collection, link)
-                list_for_each(n, &c->nodes, struct node, link)
-                        if (!n->dead && n->ep.fd >= 0 && n->kind == NODE_TOKEN && node_ino(n) == peer)
-                                return n;
-        return NULL;
+        /* O(1), and no sock_diag: token-index.c says why the fd's own inode and SO_PEERCRED suffice. */
+        struct node *n = token_index_lookup_fd(&s->tokens, fd);
+        return n && !n->dead && n->ep.fd >= 0 && n->kind == NODE_TOKEN ? n : NULL;
 }
 
 struct node *collection_find_node_ref(struct collection *c, int fd) {

@@ -147,6 +147,8 @@ static void allocator_new_collection(struct allocator_conn *a, struct wire_msg *
                 return;
         }
         struct node *root = node_new(c, NULL, shared ? NODE_TOKEN : NODE_COLLECTION, sv[0]);
+        if (root)
+                node_index_client_end(root, sv[1]);
         if (!root) {
                 close(sv[0]);
                 close(sv[1]);
@@ -202,7 +204,9 @@ static void allocator_top_up_spares(struct allocator_conn *a) {
                 int sv[2] = {-1, -1};
                 if (server_new_socketpair(sv) < 0)
                         break;
+                struct stat st;
                 a->spare_fds[a->spare_count] = sv[0];
+                a->spare_client_inos[a->spare_count] = fstat(sv[1], &st) == 0 ? st.st_ino : 0;
                 a->spare_ids[a->spare_count] = ++a->next_spare_id;
                 ids[n] = a->next_spare_id;
                 ends[n++] = sv[1];
@@ -231,12 +235,14 @@ static void allocator_top_up_spares(struct allocator_conn *a) {
         }
 }
 
-/* Takes the spare with this id out of the pool; -1 when this connection has no such spare. */
-static int allocator_take_spare(struct allocator_conn *a, uint64_t id) {
+/* Takes the spare with this id out of the pool (and its client end's inode); -1 when there is no such spare. */
+static int allocator_take_spare(struct allocator_conn *a, uint64_t id, ino_t *ret_client_ino) {
         for (uint32_t i = 0; i < a->spare_count; i++)
                 if (a->spare_ids[i] == id) {
                         int fd = a->spare_fds[i];
+                        *ret_client_ino = a->spare_client_inos[i];
                         a->spare_fds[i] = a->spare_fds[--a->spare_count];
+                        a->spare_client_inos[i] = a->spare_client_inos[a->spare_count];
                         a->spare_ids[i] = a->spare_ids[a->spare_count];
                         a->server->spare_total--;
                         return fd;
@@ -254,9 +260,10 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
         const struct wire_allocate_from_spares *req = m->body;
         uint32_t dups = req->spare_id_count ? req->spare_id_count - 1 : 0;
         int fds[WIRE_MAX_SPARES];
+        ino_t inos[WIRE_MAX_SPARES];
         uint32_t got = 0;
         for (; got < req->spare_id_count; got++) {
-                fds[got] = allocator_take_spare(a, req->spare_ids[got]);
+                fds[got] = allocator_take_spare(a, req->spare_ids[got], &inos[got]);
                 if (fds[got] < 0)
                         break;
         }
@@ -294,6 +301,8 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
                 refused = false;
         struct collection *c = refused ? NULL : collection_new(s, a);
         struct node *root = c ? node_new(c, NULL, NODE_TOKEN, fds[0]) : NULL;
+        if (root)
+                node_index_client_ino(root, inos[0]);
         if (!root) {
                 /* Every token socket hears why, and then closes. */
                 for (uint32_t i = 0; i < got; i++) {
@@ -307,8 +316,11 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
         }
         apply_allocator_debug_info(a, root);
         for (uint32_t i = 0; i < dups; i++) {
-                if (node_new_child_on(root, NODE_TOKEN, req->rights_attenuation_masks[i], fds[1 + i]))
+                struct node *child = node_new_child_on(root, NODE_TOKEN, req->rights_attenuation_masks[i], fds[1 + i]);
+                if (child) {
+                        node_index_client_ino(child, inos[1 + i]);
                         continue;
+                }
                 /* Out of memory: the tokens not made close, which fails the collection as a crash would. */
                 for (uint32_t j = i + 1; j < dups; j++)
                         close(fds[1 + j]);
@@ -791,6 +803,7 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
         free(s->rx_buf);
         free(s->format_costs);
         free(s->budgets);
+        token_index_free(&s->tokens);
         heaps_free(&s->heaps);
         free(s);
 }
