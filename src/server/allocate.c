@@ -303,6 +303,7 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
         }
         c->heap = heap;
         c->buffer_count = c->result.buffer_count;
+        collection_index_buffers(c);
         c->bytes_charged = total;
         s->total_bytes += total;
         budget_charge(s, c->owner.uid, BUDGET_BYTES, (int64_t)total);

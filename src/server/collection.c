@@ -148,22 +148,23 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
         return n;
 }
 
-void node_index_client_ino(struct node *n, ino_t client_ino) {
-        if (!client_ino || token_index_add(&n->collection->server->tokens, client_ino, n) < 0)
+void node_index_client_ino(struct node *n, dev_t client_dev, ino_t client_ino) {
+        if (!client_ino || ino_index_add(&n->collection->server->tokens, client_dev, client_ino, n, 0) < 0)
                 return; /* not found by its client end then: Validate says unknown, as for any fd */
+        n->client_dev = client_dev;
         n->client_ino = client_ino;
 }
 
 void node_index_client_end(struct node *n, int client_fd) {
         struct stat st;
         if (fstat(client_fd, &st) == 0)
-                node_index_client_ino(n, st.st_ino);
+                node_index_client_ino(n, st.st_dev, st.st_ino);
 }
 
 /* Stops serving the node's socket; the node may stay in the tree (orphan) or be removed later. */
 static void node_detach_fd(struct node *n) {
         if (n->client_ino) {
-                token_index_remove(&n->collection->server->tokens, n->client_ino, n);
+                ino_index_remove(&n->collection->server->tokens, n->client_dev, n->client_ino, n);
                 n->client_ino = 0;
         }
         endpoint_close(&n->ep); /* what the client has not read yet (its epitaph) still reaches it */
@@ -192,8 +193,19 @@ void node_free(struct node *n) {
 bool node_connected(const struct node *n) { return !n->dead && !n->orphaned; }
 
 /* Closes and forgets every buffer fd: retire and free both run, and a closed number may be reused in between. */
+void collection_index_buffers(struct collection *c) {
+        struct stat st;
+        for (uint32_t i = 0; i < c->buffer_count; i++)
+                if (c->buffer_fds[i] >= 0 && fstat(c->buffer_fds[i], &st) == 0)
+                        (void)ino_index_add(&c->server->buffers, st.st_dev, st.st_ino, c, i); /* else: not found */
+}
+
 static void collection_close_buffers(struct collection *c) {
+        struct stat st;
         for (uint32_t i = 0; i < SYSMEM_MAX_BUFFERS; i++) {
+                /* The key is the fd's inode, asked again rather than kept: 1 KiB less per collection. */
+                if (c->buffer_fds[i] >= 0 && fstat(c->buffer_fds[i], &st) == 0)
+                        ino_index_remove(&c->server->buffers, st.st_dev, st.st_ino, c);
                 if (c->buffer_fds[i] >= 0)
                         close(take_fd(&c->buffer_fds[i]));
                 if (c->ro_fds[i] >= 0)
@@ -1253,7 +1265,7 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
 
 struct node *server_find_token_by_peer_fd(struct server *s, int fd) {
         /* O(1), and no sock_diag: token-index.c says why the fd's own inode and SO_PEERCRED suffice. */
-        struct node *n = token_index_lookup_fd(&s->tokens, fd);
+        struct node *n = ino_index_find_token(&s->tokens, fd);
         return n && !n->dead && n->ep.fd >= 0 && n->kind == NODE_TOKEN ? n : NULL;
 }
 
@@ -1271,16 +1283,9 @@ struct node *collection_find_node_ref(struct collection *c, int fd) {
  * is one file with an inode of its own in the dma-buf filesystem, whichever process holds it.
  */
 struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_index) {
-        struct stat st, bst;
+        struct stat st;
         if (fstat(fd, &st) < 0 || S_ISSOCK(st.st_mode) || S_ISDIR(st.st_mode))
                 return NULL;
-        list_for_each(c, &s->collections, struct collection, link) {
-                for (uint32_t i = 0; i < c->buffer_count; i++)
-                        if (c->buffer_fds[i] >= 0 && fstat(c->buffer_fds[i], &bst) == 0 && bst.st_ino == st.st_ino &&
-                            bst.st_dev == st.st_dev) {
-                                *ret_index = i;
-                                return c;
-                        }
-        }
-        return NULL;
+        /* O(1): buffers are indexed by inode while the daemon holds them (collection_index_buffers). */
+        return ino_index_find(&s->buffers, st.st_dev, st.st_ino, ret_index);
 }

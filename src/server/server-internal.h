@@ -72,13 +72,15 @@ struct endpoint {
 /* Lingering sockets in the whole server; beyond this a gone object's socket is closed at once. */
 #define SERVER_MAX_LINGERING 4096u
 
-/* Tokens by the inode of their client end (token-index.c): an open-addressing table. */
-struct token_slot {
+/* Kernel objects by (device, inode) (ino-index.c): an open-addressing table. */
+struct ino_slot {
+        dev_t dev;
         ino_t ino;
-        struct node *node; /* NULL: empty; (struct node *)1: removed */
+        void *value; /* NULL: empty; (void *)1: removed */
+        uint32_t aux;
 };
-struct token_index {
-        struct token_slot *slots;
+struct ino_index {
+        struct ino_slot *slots;
         size_t capacity, count, used; /* used: live and removed slots */
 };
 
@@ -111,7 +113,8 @@ struct server {
         struct uid_budget *budgets; /* one per uid that holds something; at most one per connection or collection */
         size_t budget_count, budget_capacity;
         uint32_t node_total; /* nodes of every live collection, against limits.max_nodes */
-        struct token_index tokens; /* every node whose socket is served, by its client end's inode */
+        struct ino_index tokens;  /* every node whose socket is served, by its client end's inode */
+        struct ino_index buffers; /* every live buffer, by its inode: the collection, aux its index */
         gid_t admin_gid;     /* members see every client's collections in diagnostics; (gid_t)-1: root only */
 };
 
@@ -162,6 +165,7 @@ struct allocator_conn {
         /* Token sockets made ahead for this client (client ends sent in SpareEnds), by id; opt-in. */
         int spare_fds[WIRE_MAX_SPARES];
         ino_t spare_client_inos[WIRE_MAX_SPARES]; /* the client end of each, to index the token it becomes */
+        dev_t spare_client_dev;                   /* sockfs: one device for every socket */
         uint64_t spare_ids[WIRE_MAX_SPARES];
         uint32_t spare_count;
         uint32_t spares_wanted;
@@ -220,6 +224,7 @@ struct node {
         uint32_t pending_wait_count;
         struct client_cred cred; /* who last sent on it, as the kernel says (SCM_CREDENTIALS) */
         ino_t client_ino;        /* its socket's client end, indexed in server.tokens while served; 0: none */
+        dev_t client_dev;
 };
 
 struct collection {
@@ -326,7 +331,9 @@ struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_in
 struct node *server_find_token_by_peer_fd(struct server *server, int fd);
 /* The node is found by the inode of client_fd, its socket's other end (made by the daemon). */
 void node_index_client_end(struct node *n, int client_fd);
-void node_index_client_ino(struct node *n, ino_t client_ino);
+void node_index_client_ino(struct node *n, dev_t client_dev, ino_t client_ino);
+/* Indexes the buffers just allocated, for GetVmoInfo; collection_close_buffers drops them. */
+void collection_index_buffers(struct collection *c);
 /*
  * BindSharedCollection on token n: handles the messages queued on the token (at most BIND_DRAIN_MAX, else the
  * node fails), then serves the node as a collection on fd (the daemon's end; taken) and closes the token.
@@ -387,13 +394,13 @@ int sock_diag_peer_inode(struct server *server, int fd, ino_t *ret_ino);
 /* 0 when the kernel answers sock_diag_peer_inode() truly (the unix_diag module is there), else -errno. */
 int sock_diag_self_test(struct server *server);
 
-/* token-index.c: the nodes by their client end's inode; calls nothing else of the server. */
-int token_index_add(struct token_index *ix, ino_t ino, struct node *n);
-void token_index_remove(struct token_index *ix, ino_t ino, struct node *n);
-struct node *token_index_find(const struct token_index *ix, ino_t ino);
-/* The node fd is the client end of, when fd is a socket this daemon made; else NULL. */
-struct node *token_index_lookup_fd(const struct token_index *ix, int fd);
-void token_index_free(struct token_index *ix);
+/* ino-index.c: objects by (device, inode); calls nothing else of the server. */
+int ino_index_add(struct ino_index *ix, dev_t dev, ino_t ino, void *value, uint32_t aux);
+void ino_index_remove(struct ino_index *ix, dev_t dev, ino_t ino, const void *value);
+void *ino_index_find(const struct ino_index *ix, dev_t dev, ino_t ino, uint32_t *ret_aux);
+/* The token node fd is the client end of, when fd is a socket this daemon made; else NULL. */
+struct node *ino_index_find_token(const struct ino_index *ix, int fd);
+void ino_index_free(struct ino_index *ix);
 
 /* budgets.c: who clients are and what each uid holds (calls nothing else of the server). */
 void client_cred_of_socket(int fd, struct client_cred *ret);

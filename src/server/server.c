@@ -206,7 +206,11 @@ static void allocator_top_up_spares(struct allocator_conn *a) {
                         break;
                 struct stat st;
                 a->spare_fds[a->spare_count] = sv[0];
-                a->spare_client_inos[a->spare_count] = fstat(sv[1], &st) == 0 ? st.st_ino : 0;
+                a->spare_client_inos[a->spare_count] = 0;
+                if (fstat(sv[1], &st) == 0) {
+                        a->spare_client_inos[a->spare_count] = st.st_ino;
+                        a->spare_client_dev = st.st_dev;
+                }
                 a->spare_ids[a->spare_count] = ++a->next_spare_id;
                 ids[n] = a->next_spare_id;
                 ends[n++] = sv[1];
@@ -302,7 +306,7 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
         struct collection *c = refused ? NULL : collection_new(s, a);
         struct node *root = c ? node_new(c, NULL, NODE_TOKEN, fds[0]) : NULL;
         if (root)
-                node_index_client_ino(root, inos[0]);
+                node_index_client_ino(root, a->spare_client_dev, inos[0]);
         if (!root) {
                 /* Every token socket hears why, and then closes. */
                 for (uint32_t i = 0; i < got; i++) {
@@ -318,7 +322,7 @@ static void allocator_new_collection_from_spares(struct allocator_conn *a, struc
         for (uint32_t i = 0; i < dups; i++) {
                 struct node *child = node_new_child_on(root, NODE_TOKEN, req->rights_attenuation_masks[i], fds[1 + i]);
                 if (child) {
-                        node_index_client_ino(child, inos[1 + i]);
+                        node_index_client_ino(child, a->spare_client_dev, inos[1 + i]);
                         continue;
                 }
                 /* Out of memory: the tokens not made close, which fails the collection as a crash would. */
@@ -803,7 +807,8 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
         free(s->rx_buf);
         free(s->format_costs);
         free(s->budgets);
-        token_index_free(&s->tokens);
+        ino_index_free(&s->tokens);
+        ino_index_free(&s->buffers);
         heaps_free(&s->heaps);
         free(s);
 }
