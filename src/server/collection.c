@@ -44,6 +44,7 @@ struct collection *collection_new(struct server *s, struct allocator_conn *creat
         c->creator = creator;
         if (creator) {
                 creator->live_collections++;
+                list_append(&creator->created, &c->creator_link);
                 c->owner = creator->cred;
         } else {
                 c->owner = (struct client_cred){.uid = (uid_t)-1, .gid = (gid_t)-1};
@@ -257,8 +258,10 @@ static void collection_retire(struct collection *c) {
         budget_charge(s, c->owner.uid, BUDGET_NODES, -(int64_t)c->node_count);
         s->node_total -= MIN(s->node_total, c->node_count);
         c->bytes_charged = 0;
-        if (c->creator)
+        if (c->creator) {
                 c->creator->live_collections--;
+                list_remove(&c->creator_link);
+        }
         c->creator = NULL;
         c->stuck_timer = sd_event_source_disable_unref(c->stuck_timer);
         /* The daemon lets go of its buffer fds now; the kernel frees pages when clients let go too. */
@@ -1232,11 +1235,14 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
          * a copy of the token fd. A client writing on the token concurrently cannot keep this going.
          */
         for (int i = 0;; i++) {
-                if (n->dead || n->collection->dead)
+                if (n->dead || n->collection->dead) {
+                        n->pending_bind_allocator = NULL;
                         return; /* node_fail closed the pending fd with the token's */
+                }
                 if (i == BIND_DRAIN_MAX) {
                         node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION,
                                   "more than %d messages queued on the token at BindSharedCollection", BIND_DRAIN_MAX);
+                        n->pending_bind_allocator = NULL;
                         return;
                 }
                 struct wire_msg *m = NULL;
@@ -1249,6 +1255,7 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
                         break;
                 if (r < 0) {
                         node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s", err);
+                        n->pending_bind_allocator = NULL;
                         return;
                 }
                 node_handle(n, m);
@@ -1258,6 +1265,7 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
         const char *overflow = endpoint_overflow_reason(&n->ep);
         if (overflow) {
                 node_fail(n, SYSMEM_ERROR_PROTOCOL_DEVIATION, "%s", overflow);
+                n->pending_bind_allocator = NULL;
                 return;
         }
         node_become_bound(n);

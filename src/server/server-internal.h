@@ -159,6 +159,7 @@ struct allocator_conn {
         uint64_t debug_id;
         bool has_debug_info;
         uint32_t live_collections; /* created through this connection and not yet gone */
+        struct list created;       /* struct collection (creator_link): those, for closing in O(own) */
         struct client_cred cred;   /* who connected */
         bool admin;                /* root or in the admin group: sees every client's collections */
         bool dead;
@@ -246,6 +247,7 @@ struct collection {
         uint32_t name_priority;
         bool has_name;
         struct allocator_conn *creator; /* NULL once that connection is gone */
+        struct list_link creator_link;  /* in creator->created while creator is set */
         struct client_cred owner;       /* the creator's: the collection counts against owner.uid */
         bool dead;
         uint32_t next_node_index;

@@ -77,11 +77,14 @@ static void allocator_close(struct allocator_conn *a) {
                 close(a->spare_fds[i]);
         a->server->spare_total -= a->spare_count;
         a->spare_count = 0;
-        /* Collections outlive the connection that created them; they stop counting against it. */
-        list_for_each(c, &a->server->collections, struct collection, link) if (c->creator == a) c->creator = NULL;
-        list_for_each(c, &a->server->collections, struct collection, link)
-                list_for_each(n, &c->nodes, struct node, link) if (n->pending_bind_allocator == a)
-                        n->pending_bind_allocator = NULL;
+        /*
+         * Collections outlive the connection that created them; they stop counting against it. Only its own
+         * are visited (no node keeps a pending_bind_allocator past node_bind_shared(), which runs at once).
+         */
+        list_for_each_safe(c, &a->created, struct collection, creator_link) {
+                list_remove(&c->creator_link);
+                c->creator = NULL;
+        }
         server_schedule_reap(a->server);
 }
 
@@ -504,6 +507,7 @@ static int add_connection(struct server *s, int fd) {
                 return -ENOMEM;
         }
         a->server = s;
+        list_init(&a->created);
         a->cred = cred;
         a->admin = client_is_admin(fd, &cred, s->admin_gid);
         endpoint_init(&a->ep, s, allocator_io, allocator_overflowed, a);
