@@ -20,6 +20,7 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+#include <xf86drm.h>
 
 /*
  * Processes the current test started and has not yet reaped. On a failed assertion cmocka jumps
@@ -1164,4 +1165,21 @@ void h_agent_stop(struct h_agent *a) {
                 describe_status(status, why, sizeof why);
                 fail_msg("agent %s %s", a->name, why);
         }
+}
+
+int h_open_drm_driver(const char *driver) {
+        for (int i = 0; i < 64; i++) {
+                char path[32];
+                snprintf(path, sizeof path, "/dev/dri/card%d", i);
+                int fd = open(path, O_RDWR | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                drmVersionPtr v = drmGetVersion(fd);
+                bool match = v && !strcmp(v->name, driver);
+                drmFreeVersion(v);
+                if (match)
+                        return fd;
+                close(fd);
+        }
+        return -ENOENT;
 }

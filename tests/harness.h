@@ -98,6 +98,8 @@ int h_verify_pattern(int fd, uint64_t size, uint32_t seed, uint32_t b, char *why
 int h_verify_zero(int fd, uint64_t size, char *why, size_t why_size);
 /* Sends one raw packet with optional fds on a SOCK_SEQPACKET socket (for crafted, hostile messages). */
 int h_send_raw(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);
+/* The primary node (/dev/dri/cardN) of the DRM device whose driver is `driver`, opened read-write; or -ENOENT. */
+int h_open_drm_driver(const char *driver);
 /* Writes a 16-byte wire header into buf. */
 void h_wire_header(uint8_t *buf, uint32_t size, uint16_t opcode, uint16_t flags, uint32_t txid, uint32_t nfds);
 

@@ -28,23 +28,6 @@
 
 #include "harness.h"
 
-/* The primary node of the DRM device whose driver is `driver`, or -ENOENT. */
-static int open_driver(const char *driver) {
-        for (int i = 0; i < 64; i++) {
-                char path[32];
-                snprintf(path, sizeof path, "/dev/dri/card%d", i);
-                int fd = open(path, O_RDWR | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                drmVersionPtr v = drmGetVersion(fd);
-                bool match = v && !strcmp(v->name, driver);
-                drmFreeVersion(v);
-                if (match)
-                        return fd;
-                close(fd);
-        }
-        return -ENOENT;
-}
 
 /* The first plane of this type (DRM_PLANE_TYPE_*), or 0. */
 static uint32_t find_plane(int fd, uint64_t type) {
@@ -88,7 +71,7 @@ static const struct sysmem_image_format_constraints *entry_of(const struct sysme
 /* virtio-gpu's primary plane: XRGB8888 LINEAR, layer usage, and only its own heap (it refuses foreign dma-bufs). */
 static void test_kms_virtio_gpu(void **state) {
         (void)state;
-        int fd = open_driver("virtio_gpu");
+        int fd = h_open_drm_driver("virtio_gpu");
         assert_true(fd >= 0);
         uint32_t primary = find_plane(fd, DRM_PLANE_TYPE_PRIMARY);
         assert_true(primary != 0);
@@ -118,7 +101,7 @@ static void test_kms_virtio_gpu(void **state) {
         close(fd);
 
         /* vgem has no KMS at all: an error, no object. */
-        int vgem = open_driver("vgem");
+        int vgem = h_open_drm_driver("vgem");
         if (vgem >= 0) {
                 assert_true(sysmem_device_constraints_from_kms_plane(vgem, 1, NULL, &dc) < 0);
                 assert_null(dc);
@@ -432,7 +415,7 @@ static void test_with_daemon(void **state) {
         size_t n = 0;
         assert_int_equal(sysmem_allocator_get_heaps(a, heaps, SYSMEM_MAX_HEAPS, &n), 0);
 
-        int fd = open_driver("virtio_gpu");
+        int fd = h_open_drm_driver("virtio_gpu");
         assert_true(fd >= 0);
         struct sysmem_device_constraints *dc = NULL;
         assert_int_equal(sysmem_device_constraints_from_kms_plane(fd, find_plane(fd, DRM_PLANE_TYPE_PRIMARY), a, &dc), 0);
@@ -483,7 +466,7 @@ static void test_with_daemon(void **state) {
 }
 
 int main(void) {
-        int gpu = open_driver("virtio_gpu");
+        int gpu = h_open_drm_driver("virtio_gpu");
         if (gpu >= 0)
                 close(gpu);
         if (!getenv("SYSMEM_IN_VM") || access("/dev/video0", F_OK) != 0 || gpu < 0) {

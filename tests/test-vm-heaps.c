@@ -53,14 +53,6 @@ static size_t list_drm(struct drm_dev *out, size_t cap) {
         return n;
 }
 
-static int open_driver(const char *driver) {
-        struct drm_dev devs[16];
-        size_t n = list_drm(devs, 16);
-        for (size_t i = 0; i < n; i++)
-                if (!strcmp(devs[i].driver, driver))
-                        return open(devs[i].path, O_RDWR | O_CLOEXEC);
-        return -ENOENT;
-}
 
 static const struct sysmem_heap_info *find_info(const struct sysmem_heap_info *h, size_t n, const char *name) {
         for (size_t i = 0; i < n; i++)
@@ -208,7 +200,7 @@ static void share_on_heap(const char *heap_name) {
         for (int i = 0; i < 2; i++)
                 fds[i] = h_recv_fd(r.sock, H_TIMEOUT_MS);
         bool system_ram = !strcmp(heap_name, SYSMEM_HEAP_SYSTEM_RAM);
-        int vgem = open_driver("vgem");
+        int vgem = h_open_drm_driver("vgem");
         assert_true(vgem >= 0);
         for (int i = 0; i < 2; i++) {
                 assert_int_equal(is_dma_buf(fds[i]), !system_ram);

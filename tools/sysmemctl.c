@@ -1,4 +1,5 @@
 /* sysmemctl.c: sysmem from the shell: `negotiate` runs the daemon's core offline; `list` and `heaps` ask a running daemon. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,6 +20,7 @@
 #include "core/names.h"
 #include "sysmemctl-heaps.h"
 #include "sysmemctl-list.h"
+#include "wire/constants.h"
 
 /* Exit statuses, documented in docs/sysmemctl.md. */
 enum {
@@ -399,8 +401,22 @@ out:
         return status;
 }
 
-static const char *const feature_names[] = {"spare-tokens",     "heaps",          "device-layouts",
-                                            "server-lifetime-fd", "per-uid-limits", "sender-credentials"};
+/* " spare-tokens": a feature bit by its name in the protocol's constants table, lower case; " bitN" if unknown. */
+static void print_feature(unsigned bit) {
+        const struct wire_constant_group *g = NULL;
+        for (size_t i = 0; i < wire_constant_group_count && !g; i++)
+                if (!strcmp(wire_constant_groups[i].name, "features"))
+                        g = &wire_constant_groups[i];
+        for (uint32_t i = 0; g && i < g->count; i++) {
+                if (g->values[i].value != (1ull << bit))
+                        continue;
+                putchar(' ');
+                for (const char *c = wire_constant_short_name(g, &g->values[i]); *c; c++)
+                        putchar(*c == '_' ? '-' : tolower((unsigned char)*c));
+                return;
+        }
+        printf(" bit%u", bit);
+}
 
 /*
  * sysmemctl version [--socket PATH]: this tool's and libsysmem's versions, then the daemon's protocol and
@@ -436,14 +452,9 @@ static int cmd_version(int argc, char **argv) {
         printf("sysmemd %s, protocol %u (serves clients of protocol %u and later)%s\nfeatures:",
                info.version[0] ? info.version : "?", info.protocol_version, info.min_protocol_version,
                info.min_protocol_version > sysmem_protocol_version() ? "; this libsysmem is too old for it" : "");
-        for (unsigned i = 0; i < 64; i++) {
-                if (!(info.features & (1ull << i)))
-                        continue;
-                if (i < sizeof feature_names / sizeof feature_names[0])
-                        printf(" %s", feature_names[i]);
-                else
-                        printf(" bit%u", i);
-        }
+        for (unsigned i = 0; i < 64; i++)
+                if (info.features & (1ull << i))
+                        print_feature(i);
         printf("\n");
         return 0;
 }
