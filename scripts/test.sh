@@ -7,7 +7,8 @@ scripts/install-deps.sh || exit 1
 builddir=${1:-build}
 shift || true
 if [ ! -d "$builddir" ]; then
-        meson setup "$builddir" "$@" >/dev/null || exit 1
+        # -Dcheck_invariants: the daemon recounts what it keeps incrementally after every change (aborts on a miss).
+        meson setup "$builddir" -Dcheck_invariants=true "$@" >/dev/null || exit 1
 fi
 ninja -C "$builddir" || exit 1
 meson test -C "$builddir" --print-errorlogs --num-processes 2

@@ -123,6 +123,7 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
         n->index = c->next_node_index++;
         list_init(&n->children);
         if (parent) {
+                n->in_attached = parent->in_attached;
                 /*
                  * A child starts with its parent's debug info, rights and weakness at the time it is made;
                  * weak-ok only if the parent asked for it for its children (sysmem-aggregation.md §0).
@@ -146,6 +147,7 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
         c->node_count++;
         c->server->node_total++;
         budget_charge(c->server, c->owner.uid, BUDGET_NODES, 1);
+        node_refresh(n);
         return n;
 }
 
@@ -192,6 +194,98 @@ void node_free(struct node *n) {
 }
 
 bool node_connected(const struct node *n) { return !n->dead && !n->orphaned; }
+
+/* ---- the collection's counts (what collection_after_change asks instead of walking the tree) ---- */
+
+static uint8_t node_flags(const struct node *n) {
+        if (n->dead)
+                return 0;
+        uint8_t f = NODE_ACCT_CONNECTED * !n->orphaned;
+        if (!n->orphaned && !n->weak)
+                f |= NODE_ACCT_STRONG;
+        if (!n->in_attached && !node_ready(n))
+                f |= NODE_ACCT_BLOCKING;
+        if (!n->allocated)
+                f |= NODE_ACCT_UNALLOCATED;
+        if (n->parent && n->mode != MODE_PROPAGATE)
+                f |= NODE_ACCT_ISOLATED;
+        return f;
+}
+
+/* A failure domain nobody is connected to any more (as accounted). */
+static bool node_abandoned(const struct node *n) {
+        return (n->accounted & NODE_ACCT_ISOLATED) && n->connected_below == 0;
+}
+
+static void count_flag(uint32_t *count, uint8_t before, uint8_t after, uint8_t flag) {
+        if ((before ^ after) & flag)
+                *count += (after & flag) ? 1u : (uint32_t)-1;
+}
+
+void node_refresh(struct node *n) {
+        struct collection *c = n->collection;
+        uint8_t before = n->accounted, after = node_flags(n);
+        if (before == after)
+                return;
+        count_flag(&c->n_strong, before, after, NODE_ACCT_STRONG);
+        count_flag(&c->n_blocking, before, after, NODE_ACCT_BLOCKING);
+        count_flag(&c->n_unallocated, before, after, NODE_ACCT_UNALLOCATED);
+        count_flag(&c->n_connected, before, after, NODE_ACCT_CONNECTED);
+        /* Its own domain first, with the subtree count as it is; then the change of connection up the tree. */
+        c->n_abandoned -= node_abandoned(n);
+        n->accounted = (uint8_t)((after & NODE_ACCT_ISOLATED) | (before & ~NODE_ACCT_ISOLATED));
+        c->n_abandoned += node_abandoned(n);
+        if ((before ^ after) & NODE_ACCT_CONNECTED) {
+                uint32_t delta = (after & NODE_ACCT_CONNECTED) ? 1u : (uint32_t)-1;
+                for (struct node *a = n; a; a = a->parent) {
+                        c->n_abandoned -= node_abandoned(a);
+                        a->connected_below += delta;
+                        c->n_abandoned += node_abandoned(a);
+                }
+        }
+        n->accounted = after;
+}
+
+#ifdef SYSMEM_CHECK_INVARIANTS
+/* Test builds: the counts are what a walk of the tree finds (a missed node_refresh() aborts the test). */
+static void collection_check_counts(const struct collection *c) {
+        uint32_t connected = 0, strong = 0, blocking = 0, unallocated = 0, abandoned = 0;
+        uint32_t *below = calloc(c->next_node_index + 1u, sizeof *below);
+        if (!below)
+                return;
+        /* Children are made after their parents: in reverse creation order a subtree is summed before its root. */
+        for (struct list_link *k = c->nodes.head.prev; k != &c->nodes.head; k = k->prev) {
+                const struct node *n = list_entry(k, struct node, link);
+                below[n->index] += node_connected(n);
+                if (n->parent)
+                        below[n->parent->index] += below[n->index];
+        }
+        list_for_each(n, &c->nodes, struct node, link) {
+                uint8_t f = node_flags(n);
+                if (f != n->accounted || below[n->index] != n->connected_below) {
+                        log_error("collection %llu: node %u counted as 0x%x with %u connected below; is 0x%x with %u",
+                                  (unsigned long long)c->id, n->index, n->accounted, n->connected_below, f,
+                                  below[n->index]);
+                        abort();
+                }
+                connected += !!(f & NODE_ACCT_CONNECTED);
+                strong += !!(f & NODE_ACCT_STRONG);
+                blocking += !!(f & NODE_ACCT_BLOCKING);
+                unallocated += !!(f & NODE_ACCT_UNALLOCATED);
+                abandoned += node_abandoned(n);
+        }
+        free(below);
+        if (connected != c->n_connected || strong != c->n_strong || blocking != c->n_blocking ||
+            unallocated != c->n_unallocated || abandoned != c->n_abandoned) {
+                log_error("collection %llu: counts %u/%u/%u/%u/%u, the tree says %u/%u/%u/%u/%u",
+                          (unsigned long long)c->id, c->n_connected, c->n_strong, c->n_blocking, c->n_unallocated,
+                          c->n_abandoned, connected, strong, blocking, unallocated, abandoned);
+                abort();
+        }
+}
+#else
+static void collection_check_counts(const struct collection *c) { (void)c; }
+#endif
 
 /* Closes and forgets every buffer fd: retire and free both run, and a closed number may be reused in between. */
 void collection_index_buffers(struct collection *c) {
@@ -277,6 +371,7 @@ static void node_fail_one(struct node *n, enum sysmem_error error, const char *m
         if (n->dead)
                 return;
         n->dead = true;
+        node_refresh(n);
         if (n->ep.fd >= 0) {
                 for (uint32_t i = 0; i < n->pending_wait_count; i++)
                         server_reply_error(&n->ep, WIRE_OP_WAIT_FOR_ALL_BUFFERS_ALLOCATED, n->pending_waits[i], error,
@@ -441,8 +536,10 @@ static void allocation_deliver(struct collection *c, const struct allocate_verdi
          */
         for (size_t i = 0; i < v->pruned_count; i++) {
                 struct node *n = v->pruned[i];
-                if (!n->dead && n->visible)
+                if (!n->dead && n->visible) {
                         n->allocated = true;
+                        node_refresh(n);
+                }
         }
         for (size_t i = 0; i < v->pruned_count; i++) {
                 struct node *n = v->pruned[i];
@@ -463,6 +560,7 @@ static void allocation_deliver(struct collection *c, const struct allocate_verdi
                         continue;
                 if (n->parent && n->parent->kind == NODE_GROUP && !n->parent->dead && n->parent->visible) {
                         n->mode = MODE_DO_NOT_PROPAGATE;
+                        node_refresh(n);
                         collection_fail_subtree_only(n, SYSMEM_ERROR_CONSTRAINTS_INTERSECTION_EMPTY,
                                                      "another child of its group was chosen");
                 }
@@ -488,12 +586,14 @@ static bool apply_verdict(struct collection *c, struct allocate_verdict *v) {
 static void allocate_run(struct collection *c) {
         for (unsigned round = 0; round < ALLOCATE_MAX_TREE && !c->dead; round++) {
                 if (c->state == COLLECTION_NEGOTIATING) {
+                        if (c->n_blocking > 0)
+                                return; /* allocate_subtree() would find that node not ready */
                         struct allocate_verdict v = allocate_subtree(c, c->root);
                         if (!apply_verdict(c, &v) || c->dead || c->state != COLLECTION_ALLOCATED)
                                 return;
                         continue;
                 }
-                if (c->state != COLLECTION_ALLOCATED)
+                if (c->state != COLLECTION_ALLOCATED || c->n_unallocated == 0)
                         return;
                 /* The first eligible subtree in creation order that is ready; the others wait as they are. */
                 struct allocate_verdict v = {.result = ATTEMPT_NOT_READY};
@@ -511,12 +611,7 @@ static void allocate_run(struct collection *c) {
 
 /* ---- what follows any change of the tree ---- */
 
-static bool subtree_has_client(const struct node *n) {
-        if (node_connected(n))
-                return true;
-        list_for_each(ch, &n->children, struct node, sibling_link) if (!ch->dead && subtree_has_client(ch)) return true;
-        return false;
-}
+static bool subtree_has_client(const struct node *n) { return n->connected_below > 0; }
 
 /*
  * Failure domains nobody is connected to any more can never use their buffers: sysmem fails them
@@ -524,6 +619,8 @@ static bool subtree_has_client(const struct node *n) {
  * Returns whether it failed something.
  */
 static bool fail_abandoned_domains(struct collection *c) {
+        if (c->n_abandoned == 0)
+                return false; /* the walk below would find none */
         for (struct list_link *k = c->nodes.head.prev; k != &c->nodes.head; k = k->prev) {
                 struct node *n = list_entry(k, struct node, link);
                 if (n->dead || !n->parent || n->mode == MODE_PROPAGATE)
@@ -536,14 +633,9 @@ static bool fail_abandoned_domains(struct collection *c) {
         return false;
 }
 
-/*
- * While any strong node is connected (a collection, or a token or group that may yet bring one),
- * the daemon keeps the buffers for it, as sysmem keeps its strong VMOs while strong nodes exist.
- */
-static bool is_strong_holder(const struct node *n) { return node_connected(n) && !n->weak; }
-
 void collection_after_change(struct collection *c) {
         for (int guard = 0; guard < 4096 && !c->dead; guard++) {
+                collection_check_counts(c);
                 if (fail_abandoned_domains(c))
                         continue;
                 bool connected = c->root && subtree_has_client(c->root);
@@ -560,8 +652,7 @@ void collection_after_change(struct collection *c) {
                          * strong token released and closed may complete the tree, which is then allocated (and
                          * close_weak_asap given at once, below).
                          */
-                        bool strong = false;
-                        list_for_each(n, &c->nodes, struct node, link) strong |= is_strong_holder(n);
+                        bool strong = c->n_strong > 0;
                         allocate_run(c);
                         if (c->dead)
                                 return;
@@ -584,9 +675,12 @@ void collection_after_change(struct collection *c) {
                  * When no strong participant holds the buffers any more, weak ones are told to close
                  * theirs and the daemon drops its own references, so the memory can go.
                  */
-                bool strong = false;
-                list_for_each(n, &c->nodes, struct node, link) strong |= is_strong_holder(n);
-                if (!strong && !c->buffers_released) {
+                /*
+                 * While any strong node is connected (a collection, or a token or group that may yet bring
+                 * one), the daemon keeps the buffers for it, as sysmem keeps its strong VMOs while strong
+                 * nodes exist.
+                 */
+                if (c->n_strong == 0 && !c->buffers_released) {
                         log_debug("collection %llu: no strong participant holds the buffers; close_weak_asap",
                                   (unsigned long long)c->id);
                         collection_signal_weak(c);
@@ -916,6 +1010,7 @@ static void node_set_weak(struct node *n) {
         }
         n->weak = true;
         n->weak_ok = true; /* the newest sysmem: SetWeak implies SetWeakOk for this node */
+        node_refresh(n);
         collection_after_change(n->collection);
 }
 
@@ -1009,11 +1104,13 @@ static void token_handle(struct node *n, struct wire_msg *m) {
                         return;
                 }
                 n->kind = NODE_COLLECTION;
+                node_refresh(n);
                 break;
         case WIRE_OP_SET_DISPENSABLE:
                 /* Only ever more isolation (as sysmem): an attached token stays DoNotPropagate. */
                 if (n->mode == MODE_PROPAGATE)
                         n->mode = MODE_PROPAGATE_BEFORE_ALLOCATION;
+                node_refresh(n);
                 break;
         case WIRE_OP_CREATE_BUFFER_COLLECTION_TOKEN_GROUP:
                 reply_new_child(n, m, NODE_GROUP, SYSMEM_RIGHTS_SAME);
@@ -1038,6 +1135,7 @@ static void collection_set_constraints(struct node *n, const struct wire_set_con
                 return;
         }
         n->constraints_set = true;
+        node_refresh(n);
         collection_after_change(n->collection);
 }
 
@@ -1055,7 +1153,9 @@ static void collection_attach_token(struct node *n, struct wire_msg *m) {
         if (child) {
                 /* Its own failure domain, allocated later against the buffers that exist. */
                 child->attach_root = true;
+                child->in_attached = true;
                 child->mode = MODE_DO_NOT_PROPAGATE;
+                node_refresh(child);
                 char name[sizeof child->debug_name];
                 snprintf(name, sizeof name, "%.200s then AttachToken()", node_display_name(n));
                 util_strlcpy(child->debug_name, name, sizeof child->debug_name);
@@ -1119,6 +1219,7 @@ static void group_all_children_present(struct node *n) {
                 return;
         }
         n->children_present = true;
+        node_refresh(n);
         collection_after_change(n->collection);
 }
 
@@ -1159,6 +1260,7 @@ static void node_handle(struct node *n, struct wire_msg *m) {
                 token_handle(n, m);
         else
                 node_handle_common(n, m);
+        node_refresh(n); /* whatever the message changed (handlers that look at the tree refresh first) */
 }
 
 /* The client closed its end: a clean exit after Release, or a failure. */
@@ -1167,6 +1269,7 @@ static void node_closed(struct node *n) {
         if (n->released) {
                 node_detach_fd(n);
                 n->orphaned = true;
+                node_refresh(n);
                 log_debug("collection %llu: %s '%s' released", (unsigned long long)c->id, node_kind_name(n->kind),
                           node_display_name(n));
                 collection_after_change(c);
@@ -1215,6 +1318,7 @@ static void node_become_bound(struct node *n) {
         n->pending_bind_allocator = NULL;
         node_detach_fd(n); /* closes the token's socket: every copy of its client end sees the hang-up */
         n->kind = NODE_COLLECTION;
+        node_refresh(n);
         if (a && a->has_debug_info) {
                 util_strlcpy(n->debug_name, a->debug_name, sizeof n->debug_name);
                 n->debug_id = a->debug_id;

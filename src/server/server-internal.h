@@ -226,6 +226,21 @@ struct node {
         struct client_cred cred; /* who last sent on it, as the kernel says (SCM_CREDENTIALS) */
         ino_t client_ino;        /* its socket's client end, indexed in server.tokens while served; 0: none */
         dev_t client_dev;
+        bool in_attached;        /* made by AttachToken or under such a node: not part of the first allocation */
+        uint8_t accounted;       /* NODE_ACCT_* as last added to the collection's counts (node_refresh) */
+        uint32_t connected_below; /* connected nodes in its subtree, itself included */
+};
+
+/*
+ * What one node adds to its collection's counts (node_refresh()), so that what follows a change asks
+ * counters instead of walking the tree: per-collection work stays linear in participants.
+ */
+enum {
+        NODE_ACCT_CONNECTED = 1u << 0,   /* node_connected() */
+        NODE_ACCT_STRONG = 1u << 1,      /* connected and not weak: keeps the buffers */
+        NODE_ACCT_BLOCKING = 1u << 2,    /* live, in the first allocation's tree, not ready: it waits for this */
+        NODE_ACCT_UNALLOCATED = 1u << 3, /* live and without buffers: a late allocation may be due */
+        NODE_ACCT_ISOLATED = 1u << 4,    /* live, has a parent, and its failure does not climb (a failure domain) */
 };
 
 struct collection {
@@ -259,6 +274,9 @@ struct collection {
         int weak_client_fd;                     /* what weak participants receive */
         bool weak_signalled;
         bool verbose;                           /* SetVerboseLogging */
+        /* Sums of what the nodes add (node_refresh); collection_check_counts() recounts them in test builds. */
+        uint32_t n_connected, n_strong, n_blocking, n_unallocated;
+        uint32_t n_abandoned; /* failure domains (ISOLATED nodes) with no connected node left under them */
         sd_event_source *stuck_timer;           /* logs what the allocation still waits for */
         unsigned stuck_logs;                    /* how many times it has logged */
 };
@@ -347,6 +365,8 @@ int node_attach_fd(struct node *node, int fd);
 void node_free(struct node *node);
 void node_fail(struct node *node, enum sysmem_error error, const char *fmt, ...) _printf_(3, 4);
 bool node_connected(const struct node *node);
+/* Brings the collection's counts up to date with node's state: call it after any change of the node. */
+void node_refresh(struct node *node);
 void node_close_lifetime_trackers(struct node *node);
 /* Creates a child (token or group) of node; returns the client end of its socket, or -errno. */
 int node_new_child(struct node *node, enum node_kind kind, uint32_t mask, struct node **ret_child);
