@@ -180,6 +180,44 @@ static void test_allocation_on_spares_needs_no_round_trip(void **state) {
         sysmem_allocator_free(a);
 }
 
+/*
+ * A client sends on a spare before the daemon has read the request that makes it a node: the daemon end
+ * had SO_PASSCRED from the start, so even those first messages name their sender (not pid 0).
+ */
+static void test_nodes_on_spares_name_their_sender(void **state) {
+        const char *ctl = getenv("SYSMEMCTL");
+        if (!ctl)
+                skip();
+        struct sysmem_allocator *a;
+        assert_int_equal(sysmem_allocator_connect(path, &a), 0);
+        const uint32_t same = SYSMEM_RIGHTS_SAME;
+        struct sysmem_token *root, *dup;
+        assert_int_equal(sysmem_allocator_allocate_shared_with_duplicates(a, 1, &same, &root, &dup), 0);
+        negotiate(root, dup);
+        sleep_ms(50); /* the SpareEnds event: the next call uses spares */
+        assert_int_equal(sysmem_allocator_allocate_shared_with_duplicates(a, 1, &same, &root, &dup), 0);
+        struct sysmem_collection *c1, *c2;
+        assert_int_equal(sysmem_token_bind(root, &c1), 0);
+        assert_int_equal(sysmem_token_bind(dup, &c2), 0);
+        struct sysmem_constraints k = {.usage = {.cpu = SYSMEM_CPU_USAGE_WRITE}};
+        assert_int_equal(sysmem_collection_set_constraints(c1, &k), 0);
+        assert_true(sysmem_collection_check_allocated(c1) < 0); /* a round trip: all of c1's messages were read */
+        char cmd[256], out[8192] = "";
+        snprintf(cmd, sizeof cmd, "%s list --socket %s", ctl, path);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        size_t n = fread(out, 1, sizeof out - 1, f);
+        out[n] = 0;
+        assert_int_equal(pclose(f), 0);
+        char want[64];
+        snprintf(want, sizeof want, "pid %d \"test-spares\"", (int)getpid());
+        if (!strstr(out, want) || strstr(out, "pid 0 "))
+                fail_msg("expected the nodes to name %s:\n%s", want, out);
+        sysmem_collection_close(c1);
+        sysmem_collection_close(c2);
+        sysmem_allocator_free(a);
+}
+
 /* A request naming spares the connection does not have closes that connection, and only it. */
 static void test_unknown_spare_closes_only_that_connection(void **state) {
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -225,6 +263,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_spares_are_used_refilled_and_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_allocation_on_spares_needs_no_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unknown_spare_closes_only_that_connection, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nodes_on_spares_name_their_sender, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,8 +35,21 @@ void client_cred_note(struct client_cred *c, const struct wire_cred *sender) {
         c->pid = sender->pid;
         c->uid = sender->uid;
         c->gid = sender->gid;
-        /* The command name, for people reading logs and listings; the client can change it, so it decides nothing. */
-        read_comm(c->pid, c->comm, sizeof c->comm);
+        /*
+         * The command name is read when a log or a listing first shows it (client_cred_comm), not with every
+         * node's first message: three syscalls per participant otherwise. The kernel vouches for pid and uid.
+         */
+        c->comm[0] = 0;
+        c->comm_read = false;
+}
+
+const char *client_cred_comm(struct client_cred *c) {
+        if (c->known && !c->comm_read) {
+                /* For people reading logs and listings; the client can change it, so it decides nothing. */
+                read_comm(c->pid, c->comm, sizeof c->comm);
+                c->comm_read = true;
+        }
+        return c->comm;
 }
 
 void client_cred_of_socket(int fd, struct client_cred *ret) {
@@ -51,14 +64,18 @@ void client_cred_of_socket(int fd, struct client_cred *ret) {
         ret->uid = uc.uid;
         ret->gid = uc.gid;
         ret->known = true;
+        /* Once per connection, while the process is surely there: collections copy it from their creator. */
         read_comm(uc.pid, ret->comm, sizeof ret->comm);
+        ret->comm_read = true;
 }
 
-const char *client_cred_format(const struct client_cred *c, char *buf, size_t size) {
-        if (!c->known)
+const char *client_cred_format(struct client_cred *c, char *buf, size_t size) {
+        if (!c->known) {
                 snprintf(buf, size, "an unknown peer");
-        else
-                snprintf(buf, size, "pid %d (%s) uid %u", (int)c->pid, c->comm[0] ? c->comm : "?", (unsigned)c->uid);
+        } else {
+                const char *comm = client_cred_comm(c);
+                snprintf(buf, size, "pid %d (%s) uid %u", (int)c->pid, comm[0] ? comm : "?", (unsigned)c->uid);
+        }
         return buf;
 }
 

@@ -55,7 +55,7 @@ static void diag_collection(const struct server *s, struct collection *c, uint64
                 d->has_owner = true;
                 d->owner_pid = (uint32_t)c->owner.pid;
                 d->owner_uid = (uint32_t)c->owner.uid;
-                d->owner_comm = c->owner.comm[0] ? (char *)c->owner.comm : NULL;
+                d->owner_comm = client_cred_comm(&c->owner)[0] ? c->owner.comm : NULL;
         }
         d->nodes = nodes;
         list_for_each(n, &c->nodes, struct node, link) {
@@ -72,7 +72,7 @@ static void diag_collection(const struct server *s, struct collection *c, uint64
                         dn->has_sender = true;
                         dn->pid = (uint32_t)n->cred.pid;
                         dn->uid = (uint32_t)n->cred.uid;
-                        dn->comm = n->cred.comm[0] ? n->cred.comm : NULL;
+                        dn->comm = client_cred_comm(&n->cred)[0] ? n->cred.comm : NULL;
                 }
                 bool gets = n->allocated && n->constraints && core_participant_gets_buffers(n->constraints) &&
                             (n->rights_mask & SYSMEM_RIGHT_READ) && !c->buffers_released;

@@ -20,12 +20,17 @@
 /* Outbound messages are built here; big enough for any reply (64 buffers) and any error text. */
 #define TX_BUF_SIZE 16384u
 
-int server_new_socketpair(int ret_fds[2]) {
+static int new_socketpair(int ret_fds[2], bool passcred) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        /* The server end never blocks the loop; the client end stays blocking for simple clients. */
-        if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+        /*
+         * The server end never blocks the loop; the client end stays blocking for simple clients. A node's
+         * socket says who sent each message (SCM_CREDENTIALS) from the first one: set before the client end
+         * leaves the daemon, since the kernel attaches credentials when a message is sent, not when it is read.
+         */
+        if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 ||
+            (passcred && setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) < 0)) {
                 int r = -errno;
                 close(sv[0]);
                 close(sv[1]);
@@ -36,8 +41,10 @@ int server_new_socketpair(int ret_fds[2]) {
         return 0;
 }
 
+int server_new_socketpair(int ret_fds[2]) { return new_socketpair(ret_fds, true); }
+
 int server_new_signal_pair(int ret_fds[2]) {
-        int r = server_new_socketpair(ret_fds);
+        int r = new_socketpair(ret_fds, false);
         if (r < 0)
                 return r;
         /*
@@ -357,8 +364,7 @@ static int endpoint_io(sd_event_source *src, int fd, uint32_t revents, void *use
 }
 
 int endpoint_attach(struct endpoint *ep, int fd) {
-        /* The kernel then says who sent each message (SCM_CREDENTIALS): nodes are attributed by it. */
-        (void)setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int));
+        /* Node sockets come from server_new_socketpair() with SO_PASSCRED set; connections use SO_PEERCRED. */
         int r = sd_event_add_io(ep->server->event, &ep->source, fd, EPOLLIN, endpoint_io, ep);
         if (r < 0)
                 return r;

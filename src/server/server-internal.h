@@ -124,7 +124,8 @@ struct client_cred {
         pid_t pid;
         uid_t uid;
         gid_t gid;
-        char comm[16]; /* /proc/PID/comm then; for logs only */
+        char comm[16]; /* /proc/PID/comm when first needed (comm_read); for logs and listings only */
+        bool comm_read;
 };
 
 /* What one uid holds; the entry exists while it holds anything (budgets.c). */
@@ -431,7 +432,9 @@ void client_cred_note(struct client_cred *cred, const struct wire_cred *sender);
 /* Root, or a member (primary or supplementary group, at connect time) of admin_gid ((gid_t)-1: none). */
 bool client_is_admin(int fd, const struct client_cred *cred, gid_t admin_gid);
 /* "pid 123 (camera) uid 1000", into buf. */
-const char *client_cred_format(const struct client_cred *cred, char *buf, size_t size);
+const char *client_cred_format(struct client_cred *cred, char *buf, size_t size);
+/* The command name of the process, read from /proc on first use (empty if it is gone). */
+const char *client_cred_comm(struct client_cred *cred);
 /* 0 when uid may take `more` of kind, else -ENOSPC with a sentence in msg. */
 int budget_check(struct server *server, uid_t uid, enum budget_kind kind, uint64_t more, char *msg, size_t size);
 void budget_charge(struct server *server, uid_t uid, enum budget_kind kind, int64_t delta);

@@ -79,7 +79,11 @@ ssize_t wire_recv_cred(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fd
                     c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
                         struct ucred uc;
                         memcpy(&uc, CMSG_DATA(c), sizeof uc);
-                        if (ret_cred)
+                        /*
+                         * pid 0 (and the overflow uid): the message was queued before SO_PASSCRED was set,
+                         * so it carries no credentials; the kernel fills in nothing it knows.
+                         */
+                        if (ret_cred && uc.pid > 0)
                                 *ret_cred = (struct wire_cred){.present = true, .pid = uc.pid, .uid = uc.uid,
                                                                .gid = uc.gid};
                         continue;
