@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,4 +53,20 @@ uint64_t util_now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+bool util_array_reserve(void **array, uint32_t *capacity, uint32_t want, size_t elem_size) {
+        if (want <= *capacity)
+                return true;
+        uint64_t cap = *capacity ? *capacity : 2;
+        while (cap < want)
+                cap *= 2;
+        if (cap > UINT32_MAX || cap > SIZE_MAX / elem_size)
+                return false;
+        void *grown = realloc(*array, (size_t)cap * elem_size);
+        if (!grown)
+                return false;
+        *array = grown;
+        *capacity = (uint32_t)cap;
+        return true;
 }

@@ -212,7 +212,7 @@ static const char *settings_difference(const struct core_result *a, const struct
 
 static void participant_of(struct node *n, struct core_participant *p) {
         p->constraints = n->constraints;
-        p->debug_name = n->debug_name[0] ? n->debug_name : NULL;
+        p->debug_name = n->debug_name;
 }
 
 static bool counts_as_participant(const struct node *n) {
@@ -287,23 +287,30 @@ static int allocate_buffers(struct collection *c, char *err, size_t err_size) {
                          (unsigned long long)bs->heap.id);
                 return -ENOENT;
         }
+        struct buffer_slot *slots = calloc(c->result.buffer_count, sizeof *slots);
+        if (!slots) {
+                snprintf(err, err_size, "out of memory");
+                return -ENOMEM;
+        }
         for (uint32_t i = 0; i < c->result.buffer_count; i++) {
                 char name[SYSMEM_MAX_NAME_LENGTH + 32];
                 snprintf(name, sizeof name, "sysmem:%s:%u", c->has_name ? c->name : "", i);
                 struct heap_request req = heap_request_of(c, name);
-                int r = heap->ops->allocate(heap, &req, &c->buffer_fds[i]);
+                slots[i].ro_fd = -1;
+                int r = heap->ops->allocate(heap, &req, &slots[i].fd);
                 if (r < 0) {
                         snprintf(err, err_size, "allocating buffer %u of %llu bytes from heap %s failed: %s", i,
                                  (unsigned long long)bs->raw_vmo_size, bs->heap.heap_type, strerror(-r));
                         for (uint32_t j = 0; j < i; j++)
-                                close(take_fd(&c->buffer_fds[j]));
-                        c->buffer_fds[i] = -1;
+                                close(slots[j].fd);
+                        free(slots);
                         return r;
                 }
         }
         c->heap = heap;
+        c->buffers = slots;
         c->buffer_count = c->result.buffer_count;
-        collection_index_buffers(c);
+        collection_defer_index(c);
         c->bytes_charged = total;
         s->total_bytes += total;
         budget_charge(s, c->owner.uid, BUDGET_BYTES, (int64_t)total);

@@ -27,8 +27,6 @@ static uint8_t node_object_kind(const struct node *n) {
         return 0;
 }
 
-static int stuck_timer_fired(sd_event_source *src, uint64_t usec, void *userdata);
-
 struct collection *collection_new(struct server *s, struct allocator_conn *creator) {
         struct collection *c = calloc(1, sizeof *c);
         if (!c)
@@ -37,8 +35,7 @@ struct collection *collection_new(struct server *s, struct allocator_conn *creat
         c->id = s->next_collection_id++;
         list_init(&c->nodes);
         c->state = COLLECTION_NEGOTIATING;
-        for (size_t i = 0; i < SYSMEM_MAX_BUFFERS; i++)
-                c->buffer_fds[i] = c->ro_fds[i] = -1;
+        c->buffers_indexed = true; /* nothing to index until it has buffers */
         c->weak_signal_fd = c->weak_client_fd = -1;
         c->created_usec = util_now_usec();
         c->creator = creator;
@@ -57,15 +54,23 @@ struct collection *collection_new(struct server *s, struct allocator_conn *creat
         return c;
 }
 
-void collection_arm_stuck_timer(struct collection *c, uint64_t deadline_usec) {
-        if (c->stuck_timer) {
-                (void)sd_event_source_set_time(c->stuck_timer, deadline_usec);
-                (void)sd_event_source_set_enabled(c->stuck_timer, SD_EVENT_ONESHOT);
-                return;
-        }
-        (void)sd_event_add_time(c->server->event, &c->stuck_timer, CLOCK_MONOTONIC, deadline_usec, 100000,
-                                stuck_timer_fired, c);
+/* The server's one timer fires at the earliest deadline; it is moved only when that comes earlier. */
+static void server_arm_stuck_timer(struct server *s) {
+        struct deadline *top = deadline_heap_top(&s->stuck);
+        uint64_t at = top ? top->usec : UINT64_MAX;
+        if (at >= s->stuck_armed_usec)
+                return; /* a timer that fires early finds nothing due and moves itself on */
+        if (sd_event_source_set_time(s->stuck_timer, at) >= 0)
+                s->stuck_armed_usec = at;
 }
+
+void collection_arm_stuck_timer(struct collection *c, uint64_t deadline_usec) {
+        if (deadline_heap_set(&c->server->stuck, &c->stuck, deadline_usec) == 0)
+                server_arm_stuck_timer(c->server);
+        /* else: out of memory; the log is only a log */
+}
+
+static void collection_disarm_stuck_timer(struct collection *c) { deadline_heap_remove(&c->server->stuck, &c->stuck); }
 
 void collection_stuck_log(struct collection *c) {
         uint64_t age = (util_now_usec() - c->created_usec) / 1000;
@@ -86,14 +91,22 @@ void collection_stuck_log(struct collection *c) {
         }
 }
 
-static int stuck_timer_fired(sd_event_source *src, uint64_t usec, void *userdata) {
-        struct collection *c = userdata;
-        if (c->dead || c->state != COLLECTION_NEGOTIATING)
-                return 0;
-        collection_stuck_log(c);
-        /* Once more 30 s later, then never again (as sysmem does). */
-        if (++c->stuck_logs < 2)
-                collection_arm_stuck_timer(c, usec + 30u * 1000000u);
+int collection_stuck_timer_fired(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct server *s = userdata;
+        for (struct deadline *d; (d = deadline_heap_top(&s->stuck)) && d->usec <= usec;) {
+                struct collection *c = container_of(d, struct collection, stuck);
+                deadline_heap_remove(&s->stuck, d);
+                if (c->dead || c->state != COLLECTION_NEGOTIATING)
+                        continue;
+                collection_stuck_log(c);
+                /* Once more 30 s later, then never again (as sysmem does). */
+                if (++c->stuck_logs < 2)
+                        (void)deadline_heap_set(&s->stuck, d, usec + 30u * 1000000u);
+        }
+        s->stuck_armed_usec = UINT64_MAX;
+        struct deadline *top = deadline_heap_top(&s->stuck);
+        if (sd_event_source_set_time(src, top ? top->usec : UINT64_MAX) >= 0)
+                s->stuck_armed_usec = top ? top->usec : UINT64_MAX;
         return 0;
 }
 
@@ -128,7 +141,7 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
                  * A child starts with its parent's debug info, rights and weakness at the time it is made;
                  * weak-ok only if the parent asked for it for its children (sysmem-aggregation.md §0).
                  */
-                memcpy(n->debug_name, parent->debug_name, sizeof n->debug_name);
+                node_set_debug_name(n, parent->debug_name);
                 n->debug_id = parent->debug_id;
                 n->rights_mask = parent->rights_mask;
                 n->weak = parent->weak;
@@ -178,7 +191,7 @@ static void node_detach_fd(struct node *n) {
 
 void node_close_lifetime_trackers(struct node *n) {
         for (uint32_t i = 0; i < n->lifetime_count; i++)
-                close(n->lifetime_fds[i]);
+                close(n->lifetime[i].fd);
         n->lifetime_count = 0;
 }
 
@@ -190,6 +203,9 @@ void node_free(struct node *n) {
         if (n->node_ref_client_fd >= 0)
                 close(n->node_ref_client_fd);
         free(n->constraints);
+        free(n->pending_waits);
+        free(n->lifetime);
+        free(n->debug_name);
         free(n);
 }
 
@@ -287,24 +303,43 @@ static void collection_check_counts(const struct collection *c) {
 static void collection_check_counts(const struct collection *c) { (void)c; }
 #endif
 
-/* Closes and forgets every buffer fd: retire and free both run, and a closed number may be reused in between. */
-void collection_index_buffers(struct collection *c) {
-        struct stat st;
-        for (uint32_t i = 0; i < c->buffer_count; i++)
-                if (c->buffer_fds[i] >= 0 && fstat(c->buffer_fds[i], &st) == 0)
-                        (void)ino_index_add(&c->server->buffers, st.st_dev, st.st_ino, c, i); /* else: not found */
+void collection_defer_index(struct collection *c) {
+        c->buffers_indexed = false;
+        list_append(&c->server->unindexed, &c->unindexed_link);
 }
 
+void server_index_pending_buffers(struct server *s) {
+        list_for_each_safe(c, &s->unindexed, struct collection, unindexed_link) {
+                struct stat st;
+                for (uint32_t i = 0; i < c->buffer_count; i++) {
+                        struct buffer_slot *b = &c->buffers[i];
+                        if (b->fd >= 0 && fstat(b->fd, &st) == 0 &&
+                            ino_index_add(&s->buffers, st.st_dev, st.st_ino, c, i) == 0) {
+                                b->dev = st.st_dev;
+                                b->ino = st.st_ino;
+                        } /* else: not found by GetVmoInfo */
+                }
+                list_remove(&c->unindexed_link);
+                c->buffers_indexed = true;
+        }
+}
+
+/* Closes and forgets every buffer fd: retire and free both run, and a closed number may be reused in between. */
 static void collection_close_buffers(struct collection *c) {
-        struct stat st;
-        for (uint32_t i = 0; i < SYSMEM_MAX_BUFFERS; i++) {
-                /* The key is the fd's inode, asked again rather than kept: 1 KiB less per collection. */
-                if (c->buffer_fds[i] >= 0 && fstat(c->buffer_fds[i], &st) == 0)
-                        ino_index_remove(&c->server->buffers, st.st_dev, st.st_ino, c);
-                if (c->buffer_fds[i] >= 0)
-                        close(take_fd(&c->buffer_fds[i]));
-                if (c->ro_fds[i] >= 0)
-                        close(take_fd(&c->ro_fds[i]));
+        if (!c->buffers_indexed) {
+                list_remove(&c->unindexed_link);
+                c->buffers_indexed = true;
+        }
+        for (uint32_t i = 0; i < c->buffer_count; i++) {
+                struct buffer_slot *b = &c->buffers[i];
+                if (b->ino) {
+                        ino_index_remove(&c->server->buffers, b->dev, b->ino, c);
+                        b->ino = 0;
+                }
+                if (b->fd >= 0)
+                        close(take_fd(&b->fd));
+                if (b->ro_fd >= 0)
+                        close(take_fd(&b->ro_fd));
         }
         c->buffers_released = true;
 }
@@ -327,7 +362,8 @@ void collection_free(struct collection *c) {
         }
         collection_close_buffers(c);
         collection_signal_weak(c);
-        sd_event_source_disable_unref(c->stuck_timer);
+        collection_disarm_stuck_timer(c);
+        free(c->buffers);
         free(c);
 }
 
@@ -357,7 +393,7 @@ static void collection_retire(struct collection *c) {
                 list_remove(&c->creator_link);
         }
         c->creator = NULL;
-        c->stuck_timer = sd_event_source_disable_unref(c->stuck_timer);
+        collection_disarm_stuck_timer(c);
         /* The daemon lets go of its buffer fds now; the kernel frees pages when clients let go too. */
         collection_close_buffers(c);
         collection_signal_weak(c);
@@ -393,7 +429,6 @@ void collection_fail(struct collection *c, enum sysmem_error error, const char *
         if (c->dead)
                 return;
         c->error = error;
-        util_strlcpy(c->error_message, message, sizeof c->error_message);
         c->state = COLLECTION_FAILED;
         log_info("collection %llu%s%s failed: %s: %s", (unsigned long long)c->id, c->has_name ? " " : "",
                  c->has_name ? c->name : "", error_name(error), message);
@@ -468,7 +503,7 @@ void node_fail(struct node *n, enum sysmem_error error, const char *fmt, ...) {
         struct collection *c = n->collection;
         if (c->dead || n->dead)
                 return;
-        char message[sizeof c->error_message];
+        char message[WIRE_MAX_ERROR_MESSAGE];
         snprintf(message, sizeof message, "participant '%s' (%s) failed: %s", node_display_name(n),
                  node_kind_name(n->kind), reason);
         /* The log says which process it was; clients are told the participant's name only. */
@@ -496,10 +531,9 @@ void node_fail(struct node *n, enum sysmem_error error, const char *fmt, ...) {
 /* Lifetime trackers of allocated nodes: closed at once when the buffers that exist are already few enough. */
 static void check_lifetime_trackers(struct node *n, uint32_t buffers_left) {
         for (uint32_t i = 0; i < n->lifetime_count;) {
-                if (buffers_left <= n->lifetime_remaining[i]) {
-                        close(n->lifetime_fds[i]);
-                        n->lifetime_fds[i] = n->lifetime_fds[--n->lifetime_count];
-                        n->lifetime_remaining[i] = n->lifetime_remaining[n->lifetime_count];
+                if (buffers_left <= n->lifetime[i].remaining) {
+                        close(n->lifetime[i].fd);
+                        n->lifetime[i] = n->lifetime[--n->lifetime_count];
                 } else {
                         i++;
                 }
@@ -520,8 +554,7 @@ static void allocation_failed(struct collection *c, const struct allocate_verdic
 static void allocation_deliver(struct collection *c, const struct allocate_verdict *v) {
         if (!v->late) {
                 c->state = COLLECTION_ALLOCATED;
-                if (c->stuck_timer)
-                        c->stuck_timer = sd_event_source_disable_unref(c->stuck_timer);
+                collection_disarm_stuck_timer(c);
                 log_debug("collection %llu allocated: %u x %llu bytes after %u combination(s)",
                           (unsigned long long)c->id, c->buffer_count,
                           (unsigned long long)c->result.settings.buffer_settings.size_bytes, v->tried);
@@ -697,15 +730,16 @@ void collection_after_change(struct collection *c) {
  * where the heap can make one; else the buffer fd itself (dma-bufs: docs/heaps.md). -errno on failure.
  */
 static int buffer_ro_fd(struct collection *c, uint32_t i) {
+        struct buffer_slot *b = &c->buffers[i];
         if (!c->heap->ops->open_read_only)
-                return c->buffer_fds[i];
-        if (c->ro_fds[i] < 0) {
-                int r = c->heap->ops->open_read_only(c->heap, c->buffer_fds[i]);
+                return b->fd;
+        if (b->ro_fd < 0) {
+                int r = c->heap->ops->open_read_only(c->heap, b->fd);
                 if (r < 0)
                         return r;
-                c->ro_fds[i] = r;
+                b->ro_fd = r;
         }
-        return c->ro_fds[i];
+        return b->ro_fd;
 }
 
 int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
@@ -720,7 +754,7 @@ int collection_send_info(struct collection *c, struct node *n, uint32_t txid) {
         for (uint32_t i = 0; i < c->buffer_count; i++) {
                 int fd = -1;
                 if (gets) {
-                        fd = writes ? c->buffer_fds[i] : buffer_ro_fd(c, i);
+                        fd = writes ? c->buffers[i].fd : buffer_ro_fd(c, i);
                         if (fd < 0) {
                                 char msg[160];
                                 snprintf(msg, sizeof msg, "the daemon could not open buffer %u read-only: %s", i,
@@ -893,6 +927,11 @@ static void collection_wait(struct node *n, struct wire_msg *m) {
                           s->limits.max_pending_waits);
                 return;
         }
+        if (!util_array_reserve((void **)&n->pending_waits, &n->pending_wait_capacity, n->pending_wait_count + 1,
+                           sizeof *n->pending_waits)) {
+                node_fail(n, SYSMEM_ERROR_NO_MEMORY, "out of memory for its WaitForAllBuffersAllocated");
+                return;
+        }
         n->pending_waits[n->pending_wait_count++] = m->txid;
 }
 
@@ -963,6 +1002,10 @@ static void node_attach_lifetime(struct node *n, struct wire_msg *m) {
          * the daemon's own peer (a node's socket) and keep the collection alive forever (docs/differences.md).
          */
         int sv[2];
+        if (!util_array_reserve((void **)&n->lifetime, &n->lifetime_capacity, n->lifetime_count + 1, sizeof *n->lifetime)) {
+                server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "out of memory");
+                return;
+        }
         if (server_new_signal_pair(sv) < 0) {
                 server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "the daemon is out of sockets");
                 return;
@@ -975,9 +1018,7 @@ static void node_attach_lifetime(struct node *n, struct wire_msg *m) {
                 close(sv[0]);
                 return;
         }
-        n->lifetime_fds[n->lifetime_count] = sv[0];
-        n->lifetime_remaining[n->lifetime_count] = req->buffers_remaining;
-        n->lifetime_count++;
+        n->lifetime[n->lifetime_count++] = (struct lifetime_tracker){.fd = sv[0], .remaining = req->buffers_remaining};
 }
 
 /* Messages that may only come before the node is ready for allocation. */
@@ -1049,7 +1090,7 @@ static void node_handle_common(struct node *n, struct wire_msg *m) {
                 break;
         case WIRE_OP_SET_DEBUG_CLIENT_INFO: {
                 struct wire_debug_client_info *req = m->body;
-                util_strlcpy(n->debug_name, req->name, sizeof n->debug_name);
+                node_set_debug_name(n, req->name);
                 n->debug_id = req->id;
                 break;
         }
@@ -1156,9 +1197,9 @@ static void collection_attach_token(struct node *n, struct wire_msg *m) {
                 child->in_attached = true;
                 child->mode = MODE_DO_NOT_PROPAGATE;
                 node_refresh(child);
-                char name[sizeof child->debug_name];
+                char name[SYSMEM_MAX_CLIENT_NAME_LENGTH + 1];
                 snprintf(name, sizeof name, "%.200s then AttachToken()", node_display_name(n));
-                util_strlcpy(child->debug_name, name, sizeof child->debug_name);
+                node_set_debug_name(child, name);
         }
 }
 
@@ -1320,7 +1361,7 @@ static void node_become_bound(struct node *n) {
         n->kind = NODE_COLLECTION;
         node_refresh(n);
         if (a && a->has_debug_info) {
-                util_strlcpy(n->debug_name, a->debug_name, sizeof n->debug_name);
+                node_set_debug_name(n, a->debug_name);
                 n->debug_id = a->debug_id;
         }
         if (node_attach_fd(n, fd) < 0) {
@@ -1398,6 +1439,7 @@ struct collection *server_find_buffer(struct server *s, int fd, uint32_t *ret_in
         struct stat st;
         if (fstat(fd, &st) < 0 || S_ISSOCK(st.st_mode) || S_ISDIR(st.st_mode))
                 return NULL;
-        /* O(1): buffers are indexed by inode while the daemon holds them (collection_index_buffers). */
+        /* O(1): buffers are indexed by inode while the daemon holds them (amortized: each is indexed once). */
+        server_index_pending_buffers(s);
         return ino_index_find(&s->buffers, st.st_dev, st.st_ino, ret_index);
 }

@@ -66,7 +66,7 @@ static void diag_collection(const struct server *s, struct collection *c, uint64
                 dn->parent = n->parent ? n->parent->index + 1 : 0;
                 dn->kind = n->kind;
                 dn->flags = diag_flags(n);
-                dn->debug_name = n->debug_name[0] ? n->debug_name : NULL;
+                dn->debug_name = n->debug_name;
                 dn->debug_id = n->debug_id;
                 if (n->cred.known) {
                         dn->has_sender = true;

@@ -229,7 +229,11 @@ void endpoint_init(struct endpoint *ep, struct server *server, sd_event_io_handl
 
 bool endpoint_reading(const struct endpoint *ep) { return ep->fd >= 0 && !ep->paused && !ep->overflowed; }
 
-const char *endpoint_overflow_reason(const struct endpoint *ep) { return ep->overflowed ? ep->overflow_reason : NULL; }
+const char *endpoint_overflow_reason(const struct endpoint *ep) {
+        if (!ep->overflowed)
+                return NULL;
+        return ep->overflow_reason ? ep->overflow_reason : "its client read none of its replies";
+}
 
 /* EPOLLIN while requests are read, EPOLLOUT while something waits to go out. */
 static void endpoint_update_events(struct endpoint *ep) {
@@ -250,8 +254,8 @@ static int overflow_fired(sd_event_source *src, void *userdata) {
         struct endpoint *ep = userdata;
         (void)src;
         ep->overflow_defer = sd_event_source_disable_unref(ep->overflow_defer);
-        char reason[sizeof ep->overflow_reason];
-        util_strlcpy(reason, ep->overflow_reason, sizeof reason);
+        char reason[ENDPOINT_MAX_REASON];
+        util_strlcpy(reason, endpoint_overflow_reason(ep), sizeof reason);
         if (ep->fd >= 0 && ep->on_overflow)
                 ep->on_overflow(ep->owner, reason); /* fails the owner, which closes ep */
         return 0;
@@ -264,10 +268,14 @@ static int overflow_fired(sd_event_source *src, void *userdata) {
 _printf_(2, 3) static void endpoint_overflow(struct endpoint *ep, const char *fmt, ...) {
         if (ep->overflowed)
                 return;
+        /* Kept only from now until the owner fails: no endpoint carries room for a reason it never has. */
+        char reason[ENDPOINT_MAX_REASON];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ep->overflow_reason, sizeof ep->overflow_reason, fmt, ap);
+        vsnprintf(reason, sizeof reason, fmt, ap);
         va_end(ap);
+        free(ep->overflow_reason);
+        ep->overflow_reason = strdup(reason);
         ep->overflowed = true;
         ep->paused = false;
         outq_clear(&ep->out);
@@ -387,6 +395,8 @@ void endpoint_close(struct endpoint *ep) {
         outq_clear(&ep->out);
         ep->fd = -1;
         ep->paused = ep->overflowed = ep->hung_up = false;
+        free(ep->overflow_reason);
+        ep->overflow_reason = NULL;
 }
 
 /*

@@ -60,8 +60,9 @@ struct endpoint {
         sd_event_source *stall_timer;    /* while paused: fails a client that reads nothing */
         sd_event_source *overflow_defer; /* runs on_overflow after the current dispatch */
         int stall_outq;                  /* unread bytes in the client's direction when last looked at */
-        char overflow_reason[320];
+        char *overflow_reason;           /* once overflowed (NULL if out of memory) */
 };
+#define ENDPOINT_MAX_REASON 320u
 
 /* How long a client may leave everything unread while it keeps sending requests (with the queue half full). */
 #define ENDPOINT_STALL_USEC (5u * 1000000u)
@@ -84,6 +85,16 @@ struct ino_index {
         size_t capacity, count, used; /* used: live and removed slots */
 };
 
+/* A deadline kept in a deadline_heap (deadlines.c), embedded in its owner. */
+struct deadline {
+        uint64_t usec; /* CLOCK_MONOTONIC */
+        uint32_t slot; /* its place in the heap + 1; 0: in none */
+};
+struct deadline_heap {
+        struct deadline **items;
+        uint32_t count, capacity;
+};
+
 struct server {
         sd_event *event;
         struct sysmem_server_limits limits;
@@ -96,7 +107,11 @@ struct server {
         struct list lingering;             /* struct lingerer (endpoint.c): sockets of gone objects, still delivering */
         uint32_t lingering_count;
         sd_event_source *reaper;           /* defer source that empties the graveyards */
-        sd_event_source *clock_anchor;     /* a timer that never fires: keeps the monotonic timer fd open */
+        struct deadline_heap stuck;        /* negotiating collections by when to log what they wait for */
+        sd_event_source *stuck_timer;      /* one CLOCK_MONOTONIC timer for all of them (it also keeps the
+                                              loop's timer fd open from the start) */
+        uint64_t stuck_armed_usec;         /* when it fires; UINT64_MAX: never */
+        struct list unindexed;             /* collections whose buffers are not yet in `buffers` (GetVmoInfo) */
         uint32_t connection_count;
         uint32_t collection_count;
         uint64_t total_bytes; /* bytes of buffers held by live collections */
@@ -185,6 +200,11 @@ enum node_mode {
 
 #define NODE_MAX_LIFETIME_TRACKERS 16u
 
+struct lifetime_tracker {
+        int fd;             /* the daemon's end: closing it tells the client */
+        uint32_t remaining; /* closed once no more than this many buffers are left */
+};
+
 enum collection_state { COLLECTION_NEGOTIATING, COLLECTION_ALLOCATED, COLLECTION_FAILED };
 
 struct node {
@@ -214,16 +234,15 @@ struct node {
         int node_ref_fd;         /* daemon end of the GetNodeRef pair, -1 until asked */
         int node_ref_client_fd;  /* the end every GetNodeRef hands out (the kernel copies it) */
         ino_t node_ref_ino;
-        int lifetime_fds[NODE_MAX_LIFETIME_TRACKERS]; /* AttachLifetimeTracking: closed when buffers are gone */
-        uint32_t lifetime_remaining[NODE_MAX_LIFETIME_TRACKERS];
-        uint32_t lifetime_count;
-        char debug_name[SYSMEM_MAX_CLIENT_NAME_LENGTH + 1];
+        struct lifetime_tracker *lifetime; /* AttachLifetimeTracking: closed when buffers are gone */
+        uint32_t lifetime_count, lifetime_capacity;
+        char *debug_name; /* NULL: none (node_set_debug_name) */
         uint64_t debug_id;
         uint32_t rights_mask;
         int pending_bind_fd; /* Allocator.BindSharedCollection: the collection's server end */
         struct allocator_conn *pending_bind_allocator;
-        uint32_t pending_waits[64]; /* txids of WaitForAllBuffersAllocated awaiting the result */
-        uint32_t pending_wait_count;
+        uint32_t *pending_waits; /* txids of WaitForAllBuffersAllocated awaiting the result */
+        uint32_t pending_wait_count, pending_wait_capacity;
         struct client_cred cred; /* who last sent on it, as the kernel says (SCM_CREDENTIALS) */
         ino_t client_ino;        /* its socket's client end, indexed in server.tokens while served; 0: none */
         dev_t client_dev;
@@ -244,6 +263,14 @@ enum {
         NODE_ACCT_ISOLATED = 1u << 4,    /* live, has a parent, and its failure does not climb (a failure domain) */
 };
 
+/* One buffer of a collection, as the daemon holds it. */
+struct buffer_slot {
+        int fd;    /* -1 once the daemon let go of it */
+        int ro_fd; /* a read-only open, made on first need (-1: none; heaps without read-only fds give fd itself) */
+        dev_t dev; /* its identity, for GetVmoInfo: asked when first indexed */
+        ino_t ino;
+};
+
 struct collection {
         struct list_link link;
         struct server *server;
@@ -253,11 +280,12 @@ struct collection {
         uint32_t node_count;
         enum collection_state state;
         enum sysmem_error error;
-        char error_message[WIRE_MAX_ERROR_MESSAGE];
         struct core_result result;
         struct heap *heap; /* the heap the buffers came from, once allocated */
-        int buffer_fds[SYSMEM_MAX_BUFFERS];
+        struct buffer_slot *buffers; /* buffer_count of them, once allocated */
         uint32_t buffer_count;
+        bool buffers_indexed;        /* in server.buffers (else in server.unindexed while it has buffers) */
+        struct list_link unindexed_link;
         uint64_t bytes_charged;
         char name[SYSMEM_MAX_NAME_LENGTH + 1];
         uint32_t name_priority;
@@ -268,8 +296,6 @@ struct collection {
         bool dead;
         uint32_t next_node_index;
         uint64_t created_usec;
-        int ro_fds[SYSMEM_MAX_BUFFERS];         /* read-only opens of the buffers, made on first need (-1: none;
-                                                   heaps without read-only fds give the buffer fd itself) */
         bool buffers_released;                  /* the daemon let go of its own buffer fds */
         int weak_signal_fd;                     /* close_weak_asap: closing it hangs up weak_client_fd */
         int weak_client_fd;                     /* what weak participants receive */
@@ -278,7 +304,7 @@ struct collection {
         /* Sums of what the nodes add (node_refresh); collection_check_counts() recounts them in test builds. */
         uint32_t n_connected, n_strong, n_blocking, n_unallocated;
         uint32_t n_abandoned; /* failure domains (ISOLATED nodes) with no connected node left under them */
-        sd_event_source *stuck_timer;           /* logs what the allocation still waits for */
+        struct deadline stuck;                  /* in server.stuck: logs what the allocation still waits for */
         unsigned stuck_logs;                    /* how many times it has logged */
 };
 
@@ -328,6 +354,8 @@ int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wi
 /* node-names.c: names for logs and messages; calls nothing else of the server. */
 const char *node_kind_name(enum node_kind kind);
 const char *node_display_name(const struct node *node);
+/* Sets (a copy of at most SYSMEM_MAX_CLIENT_NAME_LENGTH bytes of) name; NULL or "" clears it. */
+void node_set_debug_name(struct node *node, const char *name);
 const char *node_mode_name(enum node_mode mode);
 
 /* diagnostics.c: the Allocator's GetVmoInfo and GetDiagnostics (server.c dispatches them). */
@@ -353,8 +381,14 @@ struct node *server_find_token_by_peer_fd(struct server *server, int fd);
 /* The node is found by the inode of client_fd, its socket's other end (made by the daemon). */
 void node_index_client_end(struct node *n, int client_fd);
 void node_index_client_ino(struct node *n, dev_t client_dev, ino_t client_ino);
-/* Indexes the buffers just allocated, for GetVmoInfo; collection_close_buffers drops them. */
-void collection_index_buffers(struct collection *c);
+/*
+ * The buffers just allocated wait in server.unindexed; the first GetVmoInfo after indexes every waiting
+ * collection's (one fstat per buffer, once), so collections nobody asks about cost no syscall for it.
+ */
+void collection_defer_index(struct collection *c);
+void server_index_pending_buffers(struct server *s);
+/* The server-wide timer fired: logs every collection whose deadline passed. */
+int collection_stuck_timer_fired(sd_event_source *src, uint64_t usec, void *userdata);
 /*
  * BindSharedCollection on token n: handles the messages queued on the token (at most BIND_DRAIN_MAX, else the
  * node fails), then serves the node as a collection on fd (the daemon's end; taken) and closes the token.
@@ -416,6 +450,13 @@ int constraints_clone(const struct sysmem_constraints *src, struct sysmem_constr
 int sock_diag_peer_inode(struct server *server, int fd, ino_t *ret_ino);
 /* 0 when the kernel answers sock_diag_peer_inode() truly (the unix_diag module is there), else -errno. */
 int sock_diag_self_test(struct server *server);
+
+/* deadlines.c: a min-heap of deadlines; calls nothing else of the server. */
+/* Adds d (or moves it, if it is in h already) to usec. */
+int deadline_heap_set(struct deadline_heap *h, struct deadline *d, uint64_t usec);
+void deadline_heap_remove(struct deadline_heap *h, struct deadline *d);
+struct deadline *deadline_heap_top(const struct deadline_heap *h);
+void deadline_heap_free(struct deadline_heap *h);
 
 /* ino-index.c: objects by (device, inode); calls nothing else of the server. */
 int ino_index_add(struct ino_index *ix, dev_t dev, ino_t ino, void *value, uint32_t aux);

@@ -112,7 +112,7 @@ static int allocator_check_new_collection(struct allocator_conn *a, uint16_t op,
 static void apply_allocator_debug_info(struct allocator_conn *a, struct node *n) {
         if (!a || !a->has_debug_info)
                 return;
-        util_strlcpy(n->debug_name, a->debug_name, sizeof n->debug_name);
+        node_set_debug_name(n, a->debug_name);
         n->debug_id = a->debug_id;
 }
 
@@ -712,6 +712,7 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         list_init(&s->listeners);
         list_init(&s->connections);
         list_init(&s->collections);
+        list_init(&s->unindexed);
         list_init(&s->graveyard_nodes);
         list_init(&s->graveyard_collections);
         list_init(&s->lingering);
@@ -738,11 +739,13 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->reaper, SD_EVENT_OFF);
         /*
-         * Collections arm CLOCK_MONOTONIC timers (the stuck-allocation log); made now, the loop's timer
+         * One CLOCK_MONOTONIC timer logs every stuck allocation (collection.c); made now, the loop's timer
          * fd exists from the start, so the daemon's fd count only moves with clients' objects.
          */
+        s->stuck_armed_usec = UINT64_MAX;
         if (r >= 0)
-                r = sd_event_add_time(s->event, &s->clock_anchor, CLOCK_MONOTONIC, UINT64_MAX, 0, NULL, NULL);
+                r = sd_event_add_time(s->event, &s->stuck_timer, CLOCK_MONOTONIC, UINT64_MAX, 100000,
+                                      collection_stuck_timer_fired, s);
         /* Token validation asks the kernel (unix_diag): without it every token would silently be "unknown". */
         if (r >= 0 && (r = sock_diag_self_test(s)) < 0) {
                 log_error("the kernel does not say which socket a Unix socket is connected to (NETLINK_SOCK_DIAG "
@@ -804,7 +807,8 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
         }
         server_free_lingering(s);
         sd_event_source_disable_unref(s->reaper);
-        sd_event_source_disable_unref(s->clock_anchor);
+        sd_event_source_disable_unref(s->stuck_timer);
+        deadline_heap_free(&s->stuck);
         sd_event_unref(s->event);
         if (s->diag_fd >= 0)
                 close(s->diag_fd);
