@@ -25,12 +25,12 @@ static int new_socketpair(int ret_fds[2], bool passcred) {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
         /*
-         * The server end never blocks the loop; the client end stays blocking for simple clients. A node's
-         * socket says who sent each message (SCM_CREDENTIALS) from the first one: set before the client end
-         * leaves the daemon, since the kernel attaches credentials when a message is sent, not when it is read.
+         * The client end stays blocking for simple clients, and so does the file of the server end: the daemon
+         * never blocks on it because every send and receive of its own says MSG_DONTWAIT (no fcntl per socket).
+         * A node's socket says who sent each message (SCM_CREDENTIALS) from the first one: set before the
+         * client end leaves the daemon, since the kernel attaches credentials when a message is sent.
          */
-        if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 ||
-            (passcred && setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) < 0)) {
+        if (passcred && setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) < 0) {
                 int r = -errno;
                 close(sv[0]);
                 close(sv[1]);
@@ -115,7 +115,7 @@ static bool would_block(int r) { return r == -EAGAIN || r == -ENOBUFS; }
 static int outq_flush(struct outq *q, int fd) {
         while (q->head) {
                 struct outmsg *m = q->head;
-                int r = wire_send(fd, (const uint8_t *)(m->fds + m->nfds), m->len, m->fds, m->nfds);
+                int r = wire_send_flags(fd, (const uint8_t *)(m->fds + m->nfds), m->len, m->fds, m->nfds, MSG_DONTWAIT);
                 if (would_block(r))
                         return -EAGAIN;
                 if (r < 0)
@@ -412,7 +412,7 @@ static int endpoint_send_message(struct endpoint *ep, const uint8_t *buf, size_t
         if (ep->overflowed && !force)
                 return -ENOBUFS;
         if (!ep->out.head) {
-                int r = wire_send(ep->fd, buf, len, fds, nfds);
+                int r = wire_send_flags(ep->fd, buf, len, fds, nfds, MSG_DONTWAIT);
                 if (!would_block(r)) {
                         if (r == -EPIPE || r == -ECONNRESET)
                                 ep->hung_up = true;
@@ -459,7 +459,7 @@ static int send_body(struct endpoint *ep, int fd, uint16_t opcode, uint16_t flag
         if (r < 0)
                 return r;
         if (!ep)
-                return wire_send(fd, buf, len, fds, nfds);
+                return wire_send_flags(fd, buf, len, fds, nfds, MSG_DONTWAIT);
         return endpoint_send_message(ep, buf, len, fds, nfds, opcode == WIRE_OP_EPITAPH);
 }
 
@@ -501,14 +501,15 @@ int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wi
                         struct wire_cred *ret_cred, char *err, size_t err_size) {
         int fds[WIRE_MAX_FDS];
         uint32_t nfds = 0;
-        ssize_t n = wire_recv_cred(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds, ret_cred);
+        ssize_t n = wire_recv_cred_flags(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds,
+                                         ret_cred, MSG_DONTWAIT);
         if (n == -ECONNRESET)
                 /*
                  * The client closed with messages of ours unread (a reply it did not wait for). The kernel
                  * reports that ahead of what the client sent before closing (its Release): read on.
                  */
-                n = wire_recv_cred(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds,
-                                   ret_cred);
+                n = wire_recv_cred_flags(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds,
+                                         ret_cred, MSG_DONTWAIT);
         if (n == 0 || n == -ECONNRESET)
                 return 0; /* peer closed */
         if (n == -EAGAIN)

@@ -48,7 +48,7 @@ struct outq {
  */
 struct endpoint {
         struct server *server;
-        int fd;                  /* O_NONBLOCK; -1: none */
+        int fd;                  /* read and written with MSG_DONTWAIT only; -1: none */
         sd_event_source *source; /* EPOLLIN while requests are read, EPOLLOUT while output is queued */
         sd_event_io_handler_t on_input; /* the owner's: reads and handles requests (userdata: owner) */
         void (*on_overflow)(void *owner, const char *reason);

@@ -13,6 +13,10 @@ union fd_control {
 };
 
 int wire_send(int sock, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds) {
+        return wire_send_flags(sock, buf, len, fds, nfds, 0);
+}
+
+int wire_send_flags(int sock, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds, int flags) {
         if (sock < 0 || (!buf && len > 0) || (!fds && nfds > 0) || nfds > WIRE_MAX_FDS)
                 return -EINVAL;
 
@@ -32,7 +36,7 @@ int wire_send(int sock, const uint8_t *buf, size_t len, const int *fds, uint32_t
 
         ssize_t n;
         do
-                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+                n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
@@ -47,6 +51,11 @@ ssize_t wire_recv(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap
 
 ssize_t wire_recv_cred(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds,
                        struct wire_cred *ret_cred) {
+        return wire_recv_cred_flags(sock, buf, cap, fds, fds_cap, ret_nfds, ret_cred, 0);
+}
+
+ssize_t wire_recv_cred_flags(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds,
+                             struct wire_cred *ret_cred, int flags) {
         if (sock < 0 || (!buf && cap > 0) || (!fds && fds_cap > 0) || !ret_nfds)
                 return -EINVAL;
         if (ret_cred)
@@ -61,10 +70,10 @@ ssize_t wire_recv_cred(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fd
                 .msg_controllen = sizeof(control.buf),
         };
 
-        /* Blocking or not is the socket's own O_NONBLOCK: an event loop sets it, a simple client does not. */
+        /* Blocking or not is the socket's own O_NONBLOCK (a simple client), or the caller's MSG_DONTWAIT. */
         ssize_t n;
         do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;

@@ -140,6 +140,8 @@ int wire_encode(const struct wire_schema *schema, uint16_t opcode, uint16_t flag
 
 /* Sends one encoded message with its fds (MSG_NOSIGNAL). Returns 0 or negative errno. */
 int wire_send(int sock, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds);
+/* The same with more sendmsg() flags (the daemon's MSG_DONTWAIT: its sockets are never O_NONBLOCK'ed one by one). */
+int wire_send_flags(int sock, const uint8_t *buf, size_t len, const int *fds, uint32_t nfds, int flags);
 
 /*
  * Receives one packet: returns its length (0 means the peer closed), -EAGAIN, or a negative errno.
@@ -157,5 +159,8 @@ struct wire_cred {
 /* wire_recv, also taking the sender's credentials where the socket has SO_PASSCRED (ret_cred may be NULL). */
 ssize_t wire_recv_cred(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds,
                        struct wire_cred *ret_cred);
+/* The same with more recvmsg() flags (MSG_DONTWAIT). */
+ssize_t wire_recv_cred_flags(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds,
+                             struct wire_cred *ret_cred, int flags);
 
 #endif
