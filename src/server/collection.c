@@ -1323,9 +1323,14 @@ static void node_closed(struct node *n) {
 static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         struct node *n = userdata;
         struct server *s = n->collection->server;
-        for (int i = 0; i < 32; i++) {
-                /* Not while its replies pile up unread (endpoint.c): the client is slowed down, not served. */
-                if (n->dead || n->ep.fd != fd || n->collection->dead || !endpoint_reading(&n->ep))
+        for (int i = 0;; i++) {
+                if (n->dead || n->ep.fd != fd || n->collection->dead)
+                        break;
+                /*
+                 * Not while its replies pile up unread (endpoint.c): the client is slowed down, not served. Packets
+                 * already received are handled whatever the bound (at most SERVER_RX_BATCH - 1 more).
+                 */
+                if (!server_rx_pending(s, fd) && (i >= 32 || !endpoint_reading(&n->ep)))
                         break;
                 struct wire_msg *m = NULL;
                 char err[320];
@@ -1393,7 +1398,7 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
                 struct wire_msg *m = NULL;
                 char err[320];
                 struct wire_cred sender;
-                int r = server_receive_from(s, n->ep.fd, node_object_kind(n), &m, &sender, err, sizeof err);
+                int r = server_receive_one_from(s, n->ep.fd, node_object_kind(n), &m, &sender, err, sizeof err);
                 if (r > 0)
                         client_cred_note(&n->cred, &sender);
                 if (r == -EAGAIN || r == 0)

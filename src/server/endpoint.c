@@ -382,6 +382,8 @@ int endpoint_attach(struct endpoint *ep, int fd) {
 }
 
 void endpoint_close(struct endpoint *ep) {
+        if (ep->fd >= 0)
+                server_rx_discard(ep->server, ep->fd);
         ep->source = sd_event_source_disable_unref(ep->source);
         ep->stall_timer = sd_event_source_disable_unref(ep->stall_timer);
         ep->overflow_defer = sd_event_source_disable_unref(ep->overflow_defer);
@@ -497,34 +499,91 @@ int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_ms
         return server_receive_from(s, fd, object_kind, ret_msg, NULL, err, err_size);
 }
 
-int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
-                        struct wire_cred *ret_cred, char *err, size_t err_size) {
-        int fds[WIRE_MAX_FDS];
-        uint32_t nfds = 0;
-        ssize_t n = wire_recv_cred_flags(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds,
-                                         ret_cred, MSG_DONTWAIT);
-        if (n == -ECONNRESET)
-                /*
-                 * The client closed with messages of ours unread (a reply it did not wait for). The kernel
-                 * reports that ahead of what the client sent before closing (its Release): read on.
-                 */
-                n = wire_recv_cred_flags(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds,
-                                         ret_cred, MSG_DONTWAIT);
+/* One received packet: its length (or the error of receiving it), then its fds and bytes. */
+static int receive_failed(struct server *s, ssize_t n, char *err, size_t err_size) {
         if (n == 0 || n == -ECONNRESET)
                 return 0; /* peer closed */
         if (n == -EAGAIN)
                 return -EAGAIN;
-        if (n == -EMSGSIZE) {
+        if (n == -EMSGSIZE)
                 snprintf(err, err_size, "message larger than the limit of %u bytes", s->limits.max_message_bytes);
-                return -EBADMSG;
-        }
-        if (n < 0) {
+        else
                 snprintf(err, err_size, "receive failed: %s", strerror((int)-n));
-                return -EBADMSG;
+        return -EBADMSG;
+}
+
+static int validate_packet(struct server *s, const uint8_t *buf, ssize_t n, int *fds, uint32_t nfds,
+                           uint8_t object_kind, struct wire_msg **ret_msg, char *err, size_t err_size);
+
+bool server_rx_pending(const struct server *s, int fd) { return s->rx.fd == fd && s->rx.next < s->rx.count; }
+
+void server_rx_discard(struct server *s, int fd) {
+        if (s->rx.fd != fd)
+                return;
+        for (uint32_t i = s->rx.next; i < s->rx.count; i++)
+                for (uint32_t j = 0; j < s->rx.slot[i].nfds; j++)
+                        close(s->rx.slot[i].fds[j]);
+        s->rx.next = s->rx.count = 0;
+        s->rx.fd = -1;
+}
+
+/*
+ * Up to SERVER_RX_BATCH packets come in one recvmmsg(); the caller's loop handles them all before it
+ * returns (server_rx_pending), so no packet is ever left behind for a socket nobody is reading.
+ */
+int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
+                        struct wire_cred *ret_cred, char *err, size_t err_size) {
+        struct rx_batch *b = &s->rx;
+        if (!server_rx_pending(s, fd)) {
+#ifdef SYSMEM_CHECK_INVARIANTS
+                if (b->next < b->count) {
+                        log_error("packets of fd %d left unhandled while fd %d is read", b->fd, fd);
+                        abort();
+                }
+#endif
+                server_rx_discard(s, b->fd); /* none: every loop empties its batch */
+                int k = wire_recv_many(fd, b->slot, SERVER_RX_BATCH, MSG_DONTWAIT);
+                if (k == -ECONNRESET)
+                        /*
+                         * The client closed with messages of ours unread (a reply it did not wait for). The
+                         * kernel reports that ahead of what the client sent before closing (its Release): read on.
+                         */
+                        k = wire_recv_many(fd, b->slot, SERVER_RX_BATCH, MSG_DONTWAIT);
+                if (k < 0)
+                        return receive_failed(s, k, err, err_size);
+                b->fd = fd;
+                b->next = 0;
+                b->count = (uint32_t)k;
         }
+        struct wire_rx *x = &b->slot[b->next++];
+        if (ret_cred)
+                *ret_cred = x->cred;
+        if (x->len <= 0)
+                return receive_failed(s, x->len, err, err_size);
+        return validate_packet(s, x->buf, x->len, x->fds, x->nfds, object_kind, ret_msg, err, err_size);
+}
+
+/* One packet with one recvmsg(), leaving the batch alone (the token drain runs inside another socket's loop). */
+int server_receive_one_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
+                            struct wire_cred *ret_cred, char *err, size_t err_size) {
+        int fds[WIRE_MAX_FDS];
+        uint32_t nfds = 0;
+        ssize_t n = wire_recv_cred_flags(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds,
+                                         ret_cred, MSG_DONTWAIT);
+        if (n == -ECONNRESET) /* as above */
+                n = wire_recv_cred_flags(fd, s->rx_buf, s->limits.max_message_bytes + 1, fds, WIRE_MAX_FDS, &nfds,
+                                         ret_cred, MSG_DONTWAIT);
+        if (n <= 0)
+                return receive_failed(s, n, err, err_size);
+        return validate_packet(s, s->rx_buf, n, fds, nfds, object_kind, ret_msg, err, err_size);
+}
+
+/* Header, object, opcode, direction and fds, then the body (as libwayland checks): 1 with *ret_msg, or -EBADMSG. */
+static int validate_packet(struct server *s, const uint8_t *buf, ssize_t n, int *fds, uint32_t nfds,
+                           uint8_t object_kind, struct wire_msg **ret_msg, char *err, size_t err_size) {
         uint16_t opcode, flags;
         uint32_t txid, hdr_nfds;
-        if (wire_peek_header(s->rx_buf, (size_t)n, &opcode, &flags, &txid, &hdr_nfds) < 0) {
+        if (wire_peek_header(buf, (size_t)n, &opcode, &flags, &txid, &hdr_nfds) < 0) {
                 for (uint32_t i = 0; i < nfds; i++)
                         close(fds[i]);
                 snprintf(err, err_size, "malformed message header");
@@ -550,7 +609,7 @@ int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wi
                 return -EBADMSG;
         }
         char derr[256] = "";
-        int r = wire_decode(def->request, s->rx_buf, (size_t)n, fds, nfds, &s->wire_limits, ret_msg, derr, sizeof derr);
+        int r = wire_decode(def->request, buf, (size_t)n, fds, nfds, &s->wire_limits, ret_msg, derr, sizeof derr);
         if (r < 0) {
                 snprintf(err, err_size, "%s: %s", def->name, derr);
                 return -EBADMSG;

@@ -95,6 +95,14 @@ struct deadline_heap {
         uint32_t count, capacity;
 };
 
+/* Packets received at once for one socket (server_receive_from); its loop handles them all before returning. */
+#define SERVER_RX_BATCH WIRE_RX_MAX
+struct rx_batch {
+        int fd; /* whose packets they are; -1: none */
+        uint32_t next, count;
+        struct wire_rx slot[SERVER_RX_BATCH];
+};
+
 struct server {
         sd_event *event;
         struct sysmem_server_limits limits;
@@ -117,7 +125,8 @@ struct server {
         uint64_t total_bytes; /* bytes of buffers held by live collections */
         uint32_t spare_total; /* spare sockets held for all connections, capped by SERVER_MAX_SPARES */
         uint64_t next_collection_id;
-        uint8_t *rx_buf; /* max_message_bytes + 1: one inbound message at a time */
+        uint8_t *rx_buf; /* (SERVER_RX_BATCH + 1) x (max_message_bytes + 1): the batch's packets, then one more */
+        struct rx_batch rx;
         int diag_fd;     /* NETLINK_SOCK_DIAG, opened on first use */
         struct heap_set heaps;               /* registered heaps (src/heaps), in preference order */
         struct core_heap core_heaps[HEAP_MAX]; /* what the core chooses from: heaps[i]'s description */
@@ -347,9 +356,18 @@ int server_new_signal_pair(int ret_fds[2]);
  */
 int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
                    size_t err_size);
-/* The same, also giving who sent it (the socket has SO_PASSCRED: endpoint_attach sets it). */
+/*
+ * The same, also giving who sent it (node sockets have SO_PASSCRED). Packets come SERVER_RX_BATCH at a time:
+ * a caller's loop goes on while server_rx_pending() says some are left, whatever else would stop it.
+ */
 int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
                         struct wire_cred *ret_cred, char *err, size_t err_size);
+/* One packet, without touching the batch: for reading one socket inside another's loop (the token drain). */
+int server_receive_one_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
+                            struct wire_cred *ret_cred, char *err, size_t err_size);
+bool server_rx_pending(const struct server *s, int fd);
+/* Closes the fds of fd's packets not yet handled (its socket is closing). */
+void server_rx_discard(struct server *s, int fd);
 
 /* node-names.c: names for logs and messages; calls nothing else of the server. */
 const char *node_kind_name(enum node_kind kind);

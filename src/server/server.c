@@ -458,7 +458,10 @@ static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *us
          * A bounded batch per wakeup keeps one busy client from starving the others; none while its
          * replies pile up unread (endpoint.c).
          */
-        for (int i = 0; i < 32 && !a->dead && endpoint_reading(&a->ep); i++) {
+        for (int i = 0; !a->dead; i++) {
+                /* Packets already received are handled whatever the bound (at most SERVER_RX_BATCH - 1 more). */
+                if (!server_rx_pending(s, fd) && (i >= 32 || !endpoint_reading(&a->ep)))
+                        break;
                 struct wire_msg *m = NULL;
                 char err[320];
                 int r = server_receive(s, fd, WIRE_OBJ_ALLOCATOR, &m, err, sizeof err);
@@ -730,7 +733,11 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
                 .format_costs = core_default_format_costs,
                 .format_cost_count = core_default_format_cost_count,
         };
-        s->rx_buf = malloc(s->limits.max_message_bytes + 1);
+        size_t rx_size = (size_t)s->limits.max_message_bytes + 1;
+        s->rx_buf = malloc((SERVER_RX_BATCH + 1) * rx_size);
+        s->rx.fd = -1;
+        for (size_t i = 0; s->rx_buf && i < SERVER_RX_BATCH; i++)
+                s->rx.slot[i] = (struct wire_rx){.buf = s->rx_buf + (i + 1) * rx_size, .cap = rx_size};
         int r = s->rx_buf ? server_set_heaps(s, NULL, NULL, 0) : -ENOMEM;
         if (r >= 0)
                 r = sd_event_new(&s->event);

@@ -159,6 +159,22 @@ struct wire_cred {
 /* wire_recv, also taking the sender's credentials where the socket has SO_PASSCRED (ret_cred may be NULL). */
 ssize_t wire_recv_cred(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds,
                        struct wire_cred *ret_cred);
+/* One packet of wire_recv_many(). */
+struct wire_rx {
+        uint8_t *buf; /* the caller's: room for cap bytes */
+        size_t cap;
+        ssize_t len; /* what wire_recv_cred would have returned for this packet (0: end of stream) */
+        uint32_t nfds;
+        int fds[WIRE_MAX_FDS];
+        struct wire_cred cred;
+};
+#define WIRE_RX_MAX 8u
+/*
+ * Up to count (at most WIRE_RX_MAX) packets in one recvmmsg() call: returns how many slots hold a result
+ * (an end of stream is the last), or a negative errno (-EAGAIN: none waiting). Use it with MSG_DONTWAIT:
+ * on a blocking socket without it the kernel waits until count packets have come.
+ */
+int wire_recv_many(int sock, struct wire_rx *rx, unsigned count, int flags);
 /* The same with more recvmsg() flags (MSG_DONTWAIT). */
 ssize_t wire_recv_cred_flags(int sock, uint8_t *buf, size_t cap, int *fds, uint32_t fds_cap, uint32_t *ret_nfds,
                              struct wire_cred *ret_cred, int flags);
