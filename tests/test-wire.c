@@ -2208,6 +2208,45 @@ static void test_transport_rejects_bad_control_data(void **state) {
         close(sv[1]);
 }
 
+/*
+ * wire_recv_many: several packets in one call, each with its own fds and sender; an oversized one is an
+ * error of its own slot; the end of stream is the last slot (the kernel's repeats of it are not returned).
+ */
+static void test_transport_recv_many(void **state) {
+        int sv[2];
+        seqpacket_pair(sv);
+        int open_before = util_count_open_fds();
+        int one = 1;
+        assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
+        static uint8_t bufs[WIRE_RX_MAX][64];
+        static struct wire_rx rx[WIRE_RX_MAX];
+        for (unsigned i = 0; i < WIRE_RX_MAX; i++)
+                rx[i] = (struct wire_rx){.buf = bufs[i], .cap = sizeof bufs[i]};
+        assert_int_equal(wire_recv_many(sv[1], rx, WIRE_RX_MAX, MSG_DONTWAIT), -EAGAIN);
+
+        uint8_t out[128] = {1, 2, 3};
+        int fd = dup(0);
+        assert_true(fd >= 0);
+        assert_int_equal(wire_send(sv[0], out, 16, &fd, 1), 0);
+        assert_int_equal(wire_send(sv[0], out, 100, &fd, 1), 0); /* larger than its slot */
+        assert_int_equal(wire_send(sv[0], out, 24, NULL, 0), 0);
+        close(fd);
+        close(sv[0]);
+        assert_int_equal(wire_recv_many(sv[1], rx, WIRE_RX_MAX, MSG_DONTWAIT), 4);
+        assert_int_equal(rx[0].len, 16);
+        assert_int_equal(rx[0].nfds, 1);
+        assert_true(rx[0].cred.present);
+        assert_int_equal(rx[0].cred.pid, getpid());
+        close(rx[0].fds[0]);
+        assert_int_equal(rx[1].len, -EMSGSIZE);
+        assert_int_equal(rx[1].nfds, 0); /* closed with the packet */
+        assert_int_equal(rx[2].len, 24);
+        assert_int_equal(rx[2].nfds, 0);
+        assert_int_equal(rx[3].len, 0);
+        assert_int_equal(util_count_open_fds(), open_before - 1); /* sv[0] is closed */
+        close(sv[1]);
+}
+
 static void test_transport_eof_eagain_epipe(void **state) {
         int sv[2];
         seqpacket_pair(sv);
@@ -2596,6 +2635,7 @@ int main(int argc, char **argv) {
                 T(test_encode_header_bytes),
                 T(test_encode_errors),
                 T(test_transport_passes_fds),
+                T(test_transport_recv_many),
                 T(test_transport_oversized_packet),
                 T(test_transport_rejects_bad_control_data),
                 T(test_transport_eof_eagain_epipe),
