@@ -66,9 +66,9 @@ done
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 init_script=$here/vm-init.sh
 [ -r "$init_script" ] || skip "$init_script is missing"
-# Modules the VM loads, with their dependencies: 9p for the root and the shares, unix_diag
-# for NETLINK_SOCK_DIAG, vgem and virtio-gpu for DRM, vivid for V4L2.
-modules=(9p 9pnet_virtio unix_diag vgem virtio_gpu vivid)
+# Modules the VM loads, with their dependencies: 9p for the root and the shares, vgem and
+# virtio-gpu for DRM, vivid for V4L2.
+modules=(9p 9pnet_virtio vgem virtio_gpu vivid)
 read -r -a extra_modules <<<"${SYSMEM_VM_MODULES:-}"
 modules+=("${extra_modules[@]}")
 

@@ -280,8 +280,8 @@ static void daemon_start(struct h_daemon *d, const char *const *extra_args, bool
         }
 
         /*
-         * Warm-up: the daemon opens some fds on first use (the sock_diag socket used to validate tokens).
-         * Doing that now makes the baseline an exact number every later check can return to.
+         * Warm-up: the daemon may open fds on first use (a heap's device, say). Doing that now makes the
+         * baseline an exact number every later check can return to.
          */
         struct sysmem_allocator *a = h_connect(d, "harness-warm-up");
         int sv[2];

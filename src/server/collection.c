@@ -198,8 +198,10 @@ void node_close_lifetime_trackers(struct node *n) {
 void node_free(struct node *n) {
         node_detach_fd(n);
         node_close_lifetime_trackers(n);
-        if (n->node_ref_fd >= 0)
+        if (n->node_ref_fd >= 0) {
+                ino_index_remove(&n->collection->server->node_refs, n->node_ref_dev, n->node_ref_ino, n);
                 close(n->node_ref_fd);
+        }
         if (n->node_ref_client_fd >= 0)
                 close(n->node_ref_client_fd);
         free(n->constraints);
@@ -947,8 +949,9 @@ static bool is_alternate(struct node *a, struct node *b) {
 static void node_get_ref(struct node *n, struct wire_msg *m) {
         if (n->node_ref_fd < 0) {
                 /*
-                 * A socketpair nobody reads: the daemon's end is the node's identity and the kernel
-                 * vouches for it (sock_diag). Every GetNodeRef hands out the same client end again.
+                 * A socketpair nobody reads: its client end is the node's identity (found by its inode, and
+                 * the kernel vouches that the daemon made it: ino-index.c). Every GetNodeRef hands out the
+                 * same client end again.
                  */
                 int sv[2];
                 struct stat st;
@@ -956,14 +959,17 @@ static void node_get_ref(struct node *n, struct wire_msg *m) {
                         server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY, "socketpair failed");
                         return;
                 }
-                if (fstat(sv[0], &st) < 0) {
+                struct server *s = n->collection->server;
+                if (fstat(sv[1], &st) < 0 || ino_index_add(&s->node_refs, st.st_dev, st.st_ino, n, 0) < 0) {
                         close(sv[0]);
                         close(sv[1]);
-                        server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_UNSPECIFIED, "fstat failed");
+                        server_reply_error(&n->ep, m->opcode, m->txid, SYSMEM_ERROR_NO_MEMORY,
+                                           "could not record the node reference");
                         return;
                 }
                 n->node_ref_fd = sv[0];
                 n->node_ref_client_fd = sv[1];
+                n->node_ref_dev = st.st_dev;
                 n->node_ref_ino = st.st_ino;
         }
         struct wire_fd_body body = {.fd = n->node_ref_client_fd};
@@ -1335,7 +1341,8 @@ static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdat
                 struct wire_msg *m = NULL;
                 char err[320];
                 struct wire_cred sender;
-                int r = server_receive_from(s, fd, node_object_kind(n), &m, &sender, err, sizeof err);
+                int r = server_receive_from(s, fd, endpoint_read_budget(&n->ep), node_object_kind(n), &m, &sender, err,
+                                            sizeof err);
                 if (r > 0)
                         client_cred_note(&n->cred, &sender);
                 if (r == -EAGAIN)
@@ -1422,18 +1429,15 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
 }
 
 struct node *server_find_token_by_peer_fd(struct server *s, int fd) {
-        /* O(1), and no sock_diag: token-index.c says why the fd's own inode and SO_PEERCRED suffice. */
-        struct node *n = ino_index_find_token(&s->tokens, fd);
+        /* O(1), and no sock_diag: ino-index.c says why the fd's own inode and SO_PEERCRED suffice. */
+        struct node *n = ino_index_find_socket(&s->tokens, fd);
         return n && !n->dead && n->ep.fd >= 0 && n->kind == NODE_TOKEN ? n : NULL;
 }
 
 struct node *collection_find_node_ref(struct collection *c, int fd) {
-        ino_t peer;
-        if (sock_diag_peer_inode(c->server, fd, &peer) < 0)
-                return NULL;
-        list_for_each(n, &c->nodes, struct node, link) if (!n->dead && n->node_ref_fd >= 0 && n->node_ref_ino == peer)
-                return n;
-        return NULL;
+        /* O(1): by the presented end's own inode, as for tokens. */
+        struct node *n = ino_index_find_socket(&c->server->node_refs, fd);
+        return n && n->collection == c && !n->dead ? n : NULL;
 }
 
 /*

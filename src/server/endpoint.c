@@ -291,6 +291,17 @@ static bool queue_half_full(const struct endpoint *ep) {
                (uint64_t)ep->out.bytes * 2 >= l->max_queued_bytes || ep->out.fds * 2 >= ENDPOINT_MAX_QUEUED_FDS;
 }
 
+uint32_t endpoint_read_budget(const struct endpoint *ep) {
+        /*
+         * Requests received at once are all handled, so no more are taken than there are replies left before
+         * the queue is half full (where reading one at a time would have paused): batching never turns
+         * backpressure into an overflow, whatever --max-queued-replies says.
+         */
+        uint32_t half = ep->server->limits.max_queued_replies / 2;
+        uint32_t left = ep->out.count < half ? half - ep->out.count : 0;
+        return left < 1 ? 1 : left > SERVER_RX_BATCH ? SERVER_RX_BATCH : left;
+}
+
 static int stall_timer_fired(sd_event_source *src, uint64_t usec, void *userdata) {
         struct endpoint *ep = userdata;
         if (!ep->paused || ep->fd < 0)
@@ -494,9 +505,9 @@ void server_schedule_reap(struct server *server) {
         (void)sd_event_source_set_enabled(server->reaper, SD_EVENT_ONESHOT);
 }
 
-int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
-                   size_t err_size) {
-        return server_receive_from(s, fd, object_kind, ret_msg, NULL, err, err_size);
+int server_receive(struct server *s, int fd, uint32_t want, uint8_t object_kind, struct wire_msg **ret_msg,
+                   char *err, size_t err_size) {
+        return server_receive_from(s, fd, want, object_kind, ret_msg, NULL, err, err_size);
 }
 
 /* One received packet: its length (or the error of receiving it), then its fds and bytes. */
@@ -531,7 +542,7 @@ void server_rx_discard(struct server *s, int fd) {
  * Up to SERVER_RX_BATCH packets come in one recvmmsg(); the caller's loop handles them all before it
  * returns (server_rx_pending), so no packet is ever left behind for a socket nobody is reading.
  */
-int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
+int server_receive_from(struct server *s, int fd, uint32_t want, uint8_t object_kind, struct wire_msg **ret_msg,
                         struct wire_cred *ret_cred, char *err, size_t err_size) {
         struct rx_batch *b = &s->rx;
         if (!server_rx_pending(s, fd)) {
@@ -542,13 +553,14 @@ int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wi
                 }
 #endif
                 server_rx_discard(s, b->fd); /* none: every loop empties its batch */
-                int k = wire_recv_many(fd, b->slot, SERVER_RX_BATCH, MSG_DONTWAIT);
+                want = want < 1 ? 1 : want > SERVER_RX_BATCH ? SERVER_RX_BATCH : want;
+                int k = wire_recv_many(fd, b->slot, want, MSG_DONTWAIT);
                 if (k == -ECONNRESET)
                         /*
                          * The client closed with messages of ours unread (a reply it did not wait for). The
                          * kernel reports that ahead of what the client sent before closing (its Release): read on.
                          */
-                        k = wire_recv_many(fd, b->slot, SERVER_RX_BATCH, MSG_DONTWAIT);
+                        k = wire_recv_many(fd, b->slot, want, MSG_DONTWAIT);
                 if (k < 0)
                         return receive_failed(s, k, err, err_size);
                 b->fd = fd;

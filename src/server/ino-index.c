@@ -3,11 +3,11 @@
  * buffers (GetVmoInfo). An open-addressing table with tombstones, at most half full. Calls nothing else of
  * the server.
  *
- * Tokens: the daemon makes every token's socketpair, so it knows the client end's inode before anyone
- * else holds it; a presented fd is that token's exactly when its own inode is that one and the kernel
- * says the socket was made by this daemon (SO_PEERCRED of a socketpair end is its creator's). No
+ * Tokens and node references: the daemon makes every such socketpair, so it knows the client end's inode
+ * before anyone else holds it; a presented fd is that end exactly when its own inode is that one and the
+ * kernel says the socket was made by this daemon (SO_PEERCRED of a socketpair end is its creator's). No
  * NETLINK_SOCK_DIAG question is asked, so the cost does not grow with the collections or with every
- * other Unix socket on the machine.
+ * other Unix socket on the machine, and the daemon needs no unix_diag module.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -97,7 +97,7 @@ static bool made_by_us(int fd) {
         return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0 && len == sizeof uc && uc.pid == getpid();
 }
 
-struct node *ino_index_find_token(const struct ino_index *ix, int fd) {
+struct node *ino_index_find_socket(const struct ino_index *ix, int fd) {
         struct stat st;
         if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
                 return NULL;

@@ -127,7 +127,6 @@ struct server {
         uint64_t next_collection_id;
         uint8_t *rx_buf; /* (SERVER_RX_BATCH + 1) x (max_message_bytes + 1): the batch's packets, then one more */
         struct rx_batch rx;
-        int diag_fd;     /* NETLINK_SOCK_DIAG, opened on first use */
         struct heap_set heaps;               /* registered heaps (src/heaps), in preference order */
         struct core_heap core_heaps[HEAP_MAX]; /* what the core chooses from: heaps[i]'s description */
         bool heaps_logged;                   /* the list was logged when the server started serving */
@@ -139,6 +138,7 @@ struct server {
         uint32_t node_total; /* nodes of every live collection, against limits.max_nodes */
         struct ino_index tokens;  /* every node whose socket is served, by its client end's inode */
         struct ino_index buffers; /* every live buffer, by its inode: the collection, aux its index */
+        struct ino_index node_refs; /* every node that handed out a GetNodeRef, by that client end's inode */
         gid_t admin_gid;     /* members see every client's collections in diagnostics; (gid_t)-1: root only */
 };
 
@@ -242,6 +242,7 @@ struct node {
         bool visible;            /* in the combination being tried */
         int node_ref_fd;         /* daemon end of the GetNodeRef pair, -1 until asked */
         int node_ref_client_fd;  /* the end every GetNodeRef hands out (the kernel copies it) */
+        dev_t node_ref_dev;      /* that end's identity, in server.node_refs while node_ref_fd is open */
         ino_t node_ref_ino;
         struct lifetime_tracker *lifetime; /* AttachLifetimeTracking: closed when buffers are gone */
         uint32_t lifetime_count, lifetime_capacity;
@@ -328,6 +329,8 @@ int endpoint_attach(struct endpoint *ep, int fd);
 void endpoint_close(struct endpoint *ep);
 /* Whether the owner should read requests now (not paused by backpressure, not overflowed). */
 bool endpoint_reading(const struct endpoint *ep);
+/* How many requests to receive at once (server_receive's want): 1..SERVER_RX_BATCH. */
+uint32_t endpoint_read_budget(const struct endpoint *ep);
 /* The reason of an overflow, NULL if none: the owner fails at once when it sees one. */
 const char *endpoint_overflow_reason(const struct endpoint *ep);
 /* Sends (or queues) one encoded message; 0 when sent or queued, -ENOBUFS when the endpoint overflowed. */
@@ -354,13 +357,13 @@ int server_new_signal_pair(int ret_fds[2]);
  * Receives one message for an object of the given kind and validates it (object, opcode, direction,
  * fds, then the body): 1 with *ret_msg, 0 when the peer closed, -EAGAIN, or -EBADMSG with err set.
  */
-int server_receive(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg, char *err,
-                   size_t err_size);
+int server_receive(struct server *s, int fd, uint32_t want, uint8_t object_kind, struct wire_msg **ret_msg,
+                   char *err, size_t err_size);
 /*
  * The same, also giving who sent it (node sockets have SO_PASSCRED). Packets come SERVER_RX_BATCH at a time:
  * a caller's loop goes on while server_rx_pending() says some are left, whatever else would stop it.
  */
-int server_receive_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
+int server_receive_from(struct server *s, int fd, uint32_t want, uint8_t object_kind, struct wire_msg **ret_msg,
                         struct wire_cred *ret_cred, char *err, size_t err_size);
 /* One packet, without touching the batch: for reading one socket inside another's loop (the token drain). */
 int server_receive_one_from(struct server *s, int fd, uint8_t object_kind, struct wire_msg **ret_msg,
@@ -464,10 +467,6 @@ struct allocate_verdict allocate_subtree(struct collection *c, struct node *r);
 /* constraints-copy.c: a deep copy in one malloc'ed block (free() it), whatever the source pointed to. */
 int constraints_clone(const struct sysmem_constraints *src, struct sysmem_constraints **ret);
 
-/* sock-diag.c: the inode of the socket that fd's socket is connected to, via NETLINK_SOCK_DIAG. */
-int sock_diag_peer_inode(struct server *server, int fd, ino_t *ret_ino);
-/* 0 when the kernel answers sock_diag_peer_inode() truly (the unix_diag module is there), else -errno. */
-int sock_diag_self_test(struct server *server);
 
 /* deadlines.c: a min-heap of deadlines; calls nothing else of the server. */
 /* Adds d (or moves it, if it is in h already) to usec. */
@@ -480,8 +479,8 @@ void deadline_heap_free(struct deadline_heap *h);
 int ino_index_add(struct ino_index *ix, dev_t dev, ino_t ino, void *value, uint32_t aux);
 void ino_index_remove(struct ino_index *ix, dev_t dev, ino_t ino, const void *value);
 void *ino_index_find(const struct ino_index *ix, dev_t dev, ino_t ino, uint32_t *ret_aux);
-/* The token node fd is the client end of, when fd is a socket this daemon made; else NULL. */
-struct node *ino_index_find_token(const struct ino_index *ix, int fd);
+/* The node of ix whose client end fd is, when fd is a socket this daemon made; else NULL. */
+struct node *ino_index_find_socket(const struct ino_index *ix, int fd);
 void ino_index_free(struct ino_index *ix);
 
 /* budgets.c: who clients are and what each uid holds (calls nothing else of the server). */

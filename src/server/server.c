@@ -464,7 +464,7 @@ static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *us
                         break;
                 struct wire_msg *m = NULL;
                 char err[320];
-                int r = server_receive(s, fd, WIRE_OBJ_ALLOCATOR, &m, err, sizeof err);
+                int r = server_receive(s, fd, endpoint_read_budget(&a->ep), WIRE_OBJ_ALLOCATOR, &m, err, sizeof err);
                 if (r == -EAGAIN)
                         break;
                 if (r == 0) {
@@ -719,7 +719,6 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         list_init(&s->graveyard_nodes);
         list_init(&s->graveyard_collections);
         list_init(&s->lingering);
-        s->diag_fd = -1;
         s->admin_gid = (gid_t)-1;
         s->next_collection_id = 2; /* 0 is invalid and 1 is reserved, as in Fuchsia */
         s->core_config = (struct core_config){
@@ -753,14 +752,6 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         if (r >= 0)
                 r = sd_event_add_time(s->event, &s->stuck_timer, CLOCK_MONOTONIC, UINT64_MAX, 100000,
                                       collection_stuck_timer_fired, s);
-        /* Token validation asks the kernel (unix_diag): without it every token would silently be "unknown". */
-        if (r >= 0 && (r = sock_diag_self_test(s)) < 0) {
-                log_error("the kernel does not say which socket a Unix socket is connected to (NETLINK_SOCK_DIAG "
-                          "for AF_UNIX: %s); tokens cannot be validated without it: load the unix_diag module "
-                          "(modprobe unix_diag)",
-                          strerror(-r));
-                r = -EPROTONOSUPPORT;
-        }
         if (r < 0) {
                 sysmem_server_free((struct sysmem_server *)s);
                 return r;
@@ -817,13 +808,12 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
         sd_event_source_disable_unref(s->stuck_timer);
         deadline_heap_free(&s->stuck);
         sd_event_unref(s->event);
-        if (s->diag_fd >= 0)
-                close(s->diag_fd);
         free(s->rx_buf);
         free(s->format_costs);
         free(s->budgets);
         ino_index_free(&s->tokens);
         ino_index_free(&s->buffers);
+        ino_index_free(&s->node_refs);
         heaps_free(&s->heaps);
         free(s);
 }
