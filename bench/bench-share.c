@@ -1,9 +1,11 @@
-/* bench-share.c: times sharing N sealed memfds between two processes directly, and through sysmemd. */
-#include <dirent.h>
+/*
+ * bench-share.c: times sharing N sealed memfds between two processes directly, and through sysmemd, paired
+ * per iteration; also the daemon's CPU, wake-ups and syscalls per exchange, and the issue-12 goals.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,8 @@
 
 #include <sysmem/sysmem.h>
 
+#include "bench-common.h"
+
 #ifndef SYSMEMD_PATH
 #define SYSMEMD_PATH "sysmemd"
 #endif
@@ -26,6 +30,8 @@
 #define DEFAULT_ITERS 500
 #define NS_BATCH 400 /* non-shared collections per batch */
 #define NS_BATCHES 7
+#define N_CASES 3
+#define SYSCALL_GOAL 12.0 /* issue 12: the daemon's fixed syscalls per collection with two participants */
 
 /* The first message of every exchange: what the peer has to do with the fds that come with it. */
 struct cmd {
@@ -34,25 +40,17 @@ struct cmd {
         uint64_t size;
 };
 
-static pid_t daemon_pid, main_pid;
-
-/* Exits; from the main process it stops sysmemd first, which would otherwise outlive a failed run. */
-static _Noreturn void bail(void) {
-        if (daemon_pid > 0 && getpid() == main_pid)
-                kill(daemon_pid, SIGTERM);
-        exit(1);
-}
-
-static _Noreturn void fail(const char *what, int r) {
-        fprintf(stderr, "bench-share: %s: %s\n", what, strerror(r < 0 ? -r : r));
-        bail();
-}
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+/* The cases, smallest first; goal: issue 12's bound on the paired median of sysmem / baseline. */
+static const struct share_case {
+        uint32_t n;
+        uint64_t size;
+        const char *label;
+        double goal;
+} cases[N_CASES] = {
+        {1, 4u << 10, "1 x 4 KiB", 3.0},
+        {8, 1u << 20, "8 x 1 MiB", 1.3},
+        {64, 64u << 10, "64 x 64 KiB", 1.15},
+};
 
 static int send_fds(int sock, const void *data, size_t size, const int *fds, uint32_t nfds) {
         union {
@@ -109,23 +107,23 @@ static void read_byte(int sock, char want) {
         if (n != 1 || c != want) {
                 fprintf(stderr, "bench-share: expected '%c' from the peer, got %s\n", want,
                         n == 1 ? "another byte" : "nothing (it died)");
-                bail();
+                bench_fail("reading from the other process", EPROTO);
         }
 }
 
 static void write_byte(int sock, char c) {
         if (write(sock, &c, 1) != 1)
-                fail("write to the other process", errno);
+                bench_fail("write to the other process", errno);
 }
 
 static void check_fd_size(int fd, uint64_t size) {
         struct stat st;
         if (fstat(fd, &st) < 0)
-                fail("fstat", errno);
+                bench_fail("fstat", errno);
         if ((uint64_t)st.st_size != size) {
                 fprintf(stderr, "bench-share: buffer of %lld bytes, expected %" PRIu64 "\n", (long long)st.st_size,
                         size);
-                bail();
+                bench_fail("buffer size", EPROTO);
         }
 }
 
@@ -172,11 +170,11 @@ static int peer_main(int sock) {
         struct sysmem_allocator *alloc;
         int r = sysmem_allocator_connect(NULL, &alloc);
         if (r < 0)
-                fail("peer: connect", r);
+                bench_fail("peer: connect", r);
         /* A round trip: once answered, the daemon has accepted this connection and its fd count is final. */
         bool known;
         if ((r = sysmem_allocator_validate_token(alloc, sock, &known)) < 0)
-                fail("peer: validate", r);
+                bench_fail("peer: validate", r);
         write_byte(sock, 'R');
         for (;;) {
                 struct cmd c;
@@ -184,14 +182,14 @@ static int peer_main(int sock) {
                 uint32_t nfds = 0;
                 ssize_t n = recv_fds(sock, &c, sizeof c, fds, &nfds);
                 if (n < 0)
-                        fail("peer: recvmsg", (int)n);
+                        bench_fail("peer: recvmsg", (int)n);
                 if (n == 0 || c.op == 'Q')
                         break;
                 if (n != sizeof c)
-                        fail("peer: short command", EPROTO);
+                        bench_fail("peer: short command", EPROTO);
                 if (c.op == 'B') {
                         if (nfds != c.n)
-                                fail("peer: wrong number of memfds", EPROTO);
+                                bench_fail("peer: wrong number of memfds", EPROTO);
                         for (uint32_t i = 0; i < nfds; i++)
                                 check_fd_size(fds[i], c.size);
                         write_byte(sock, 'a');
@@ -200,104 +198,15 @@ static int peer_main(int sock) {
                         write_byte(sock, 'd');
                 } else if (c.op == 'S') {
                         if (nfds != 1)
-                                fail("peer: expected one token", EPROTO);
+                                bench_fail("peer: expected one token", EPROTO);
                         if ((r = peer_sysmem(sock, fds[0], &c)) < 0)
-                                fail("peer: sysmem exchange", r);
+                                bench_fail("peer: sysmem exchange", r);
                 } else {
-                        fail("peer: unknown command", EPROTO);
+                        bench_fail("peer: unknown command", EPROTO);
                 }
         }
         sysmem_allocator_free(alloc);
         return 0;
-}
-
-/* ---- the daemon ---- */
-
-static int daemon_fd_count(void) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/fd", (int)daemon_pid);
-        DIR *d = opendir(path);
-        if (!d)
-                return -1;
-        int n = 0;
-        for (struct dirent *e; (e = readdir(d));)
-                n += e->d_name[0] != '.';
-        closedir(d);
-        return n;
-}
-
-/* Waits (up to timeout_ms) until the daemon is back to `want` fds: it has handled every release and close. */
-static bool daemon_settle(int want, int timeout_ms) {
-        uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000u;
-        do {
-                if (daemon_fd_count() == want)
-                        return true;
-                struct timespec ts = {0, 20 * 1000};
-                nanosleep(&ts, NULL);
-        } while (now_ns() < end);
-        return false;
-}
-
-/* From /proc/PID/schedstat (run ns, wait ns, timeslices): field 2 counts how often the process was switched in. */
-static uint64_t schedstat(pid_t pid, int field) {
-        char path[64], buf[128] = "";
-        snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        buf[n > 0 ? n : 0] = 0;
-        char *p = buf;
-        for (int i = 0; i < field; i++)
-                strtoull(p, &p, 10);
-        return strtoull(p, NULL, 10);
-}
-
-/* CPU time of a process (ours or a child's), exact at the moment of the call, unlike schedstat's field 0. */
-static uint64_t cpu_ns(pid_t pid) {
-        clockid_t clock;
-        struct timespec ts;
-        if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) < 0)
-                return 0;
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* The count once it holds still: the daemon closes a message's fds only after it has sent the reply. */
-static int daemon_fd_count_stable(void) {
-        int prev = daemon_fd_count();
-        for (int i = 0; i < 100; i++) {
-                struct timespec ts = {0, 5 * 1000 * 1000};
-                nanosleep(&ts, NULL);
-                int n = daemon_fd_count();
-                if (n == prev)
-                        return n;
-                prev = n;
-        }
-        return prev;
-}
-
-static pid_t start_daemon(const char *sysmemd, const char *socket_path) {
-        pid_t pid = fork();
-        if (pid < 0)
-                fail("fork", errno);
-        if (pid == 0) {
-                execl(sysmemd, sysmemd, "--socket", socket_path, "--log-level", "warning", (char *)NULL);
-                fprintf(stderr, "bench-share: exec %s: %s\n", sysmemd, strerror(errno));
-                _exit(127);
-        }
-        for (int i = 0; i < 500; i++) {
-                struct stat st;
-                if (stat(socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
-                        return pid;
-                if (waitpid(pid, NULL, WNOHANG) == pid)
-                        break;
-                struct timespec ts = {0, 10 * 1000 * 1000};
-                nanosleep(&ts, NULL);
-        }
-        fprintf(stderr, "bench-share: sysmemd did not come up on %s\n", socket_path);
-        kill(pid, SIGKILL);
-        exit(1);
 }
 
 /* ---- the timed exchanges (initiator side) ---- */
@@ -306,18 +215,18 @@ static pid_t start_daemon(const char *sysmemd, const char *socket_path) {
 static uint64_t run_baseline(int sock, uint32_t n, uint64_t size) {
         int fds[MAX_N];
         struct cmd c = {.op = 'B', .n = n, .size = size};
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         for (uint32_t i = 0; i < n; i++) {
                 fds[i] = memfd_create("bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
                 if (fds[i] < 0 || ftruncate(fds[i], (off_t)size) < 0 ||
                     fcntl(fds[i], F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-                        fail("memfd", errno);
+                        bench_fail("memfd", errno);
         }
         int r = send_fds(sock, &c, sizeof c, fds, n);
         if (r < 0)
-                fail("sendmsg", r);
+                bench_fail("sendmsg", r);
         read_byte(sock, 'a');
-        uint64_t t1 = now_ns();
+        uint64_t t1 = bench_now_ns();
         for (uint32_t i = 0; i < n; i++)
                 close(fds[i]);
         read_byte(sock, 'd');
@@ -340,29 +249,29 @@ static uint64_t run_sysmem(struct sysmem_allocator *alloc, int sock, uint32_t n,
                 .max_buffer_count = n,
                 .buffer_memory_constraints = {.min_size_bytes = size},
         };
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         /* The root token and the peer's duplicate in one round trip, as an initiator would do it. */
         const uint32_t same = SYSMEM_RIGHTS_SAME;
         int r = sysmem_allocator_allocate_shared_with_duplicates(alloc, 1, &same, &token, &dup);
         if (r < 0)
-                fail("allocate_shared_with_duplicates", r);
+                bench_fail("allocate_shared_with_duplicates", r);
         int tfd = sysmem_token_to_fd(dup);
         if ((r = sysmem_send_fd(sock, tfd, &c, sizeof c)) < 0)
-                fail("sending the token", r);
+                bench_fail("sending the token", r);
         close(tfd);
         if ((r = sysmem_token_bind(token, &coll)) < 0)
-                fail("bind", r);
+                bench_fail("bind", r);
         if ((r = sysmem_collection_set_constraints(coll, &cons)) < 0)
-                fail("set_constraints", r);
+                bench_fail("set_constraints", r);
         if ((r = sysmem_collection_wait_allocated(coll, &info)) < 0)
-                fail("wait_allocated", r);
+                bench_fail("wait_allocated", r);
         read_byte(sock, 'a');
-        uint64_t t1 = now_ns();
+        uint64_t t1 = bench_now_ns();
         if (info->buffer_count != n || info->settings.buffer_settings.size_bytes != size)
-                fail("unexpected allocation", EPROTO);
+                bench_fail("unexpected allocation", EPROTO);
         sysmem_collection_info_free(info);
         if ((r = sysmem_collection_release(coll)) < 0)
-                fail("release", r);
+                bench_fail("release", r);
         read_byte(sock, 'd');
         return t1 - t0;
 }
@@ -379,33 +288,318 @@ static void run_non_shared(struct sysmem_allocator *alloc) {
         struct sysmem_collection_info *info;
         int r = sysmem_allocator_allocate_non_shared(alloc, &coll);
         if (r < 0)
-                fail("allocate_non_shared", r);
+                bench_fail("allocate_non_shared", r);
         if ((r = sysmem_collection_set_constraints(coll, &cons)) < 0 ||
             (r = sysmem_collection_wait_allocated(coll, &info)) < 0)
-                fail("non-shared collection", r);
+                bench_fail("non-shared collection", r);
         if (info->buffer_count != 4)
-                fail("unexpected non-shared allocation", EPROTO);
+                bench_fail("unexpected non-shared allocation", EPROTO);
         sysmem_collection_info_free(info);
         if ((r = sysmem_collection_release(coll)) < 0)
-                fail("release", r);
+                bench_fail("release", r);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+/* ---- the daemon, seen from outside ---- */
+
+/* What the measuring side knows: the processes, the fd count an idle daemon has, the syscall counter. */
+struct bench {
+        struct sysmem_allocator *alloc;
+        int sock;
+        pid_t self, peer, daemon;
+        int fds_start;
+        unsigned unsettled; /* waits that timed out; after 3 we stop waiting, so a leak cannot take minutes */
+        struct bench_syscalls sc;
+        bool counting; /* sc is open */
+};
+
+/* The state letter of /proc/PID/stat ('S': asleep, in sysmemd's case in epoll_wait), or 0. */
+static char process_state(pid_t pid) {
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = 0;
+        const char *p = strrchr(buf, ')'); /* the name in parentheses may hold spaces */
+        return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Waits (up to timeout_ms) until the daemon is back to `want` fds, so it has handled every release and
+ * close, and is asleep again: its syscall count then includes the epoll_wait it sleeps in, every time.
+ */
+static bool daemon_settle(pid_t daemon, int want, int timeout_ms) {
+        uint64_t end = bench_now_ns() + (uint64_t)timeout_ms * 1000000u;
+        do {
+                if (bench_fd_count(daemon) == want && process_state(daemon) == 'S')
+                        return true;
+                struct timespec ts = {0, 20 * 1000};
+                nanosleep(&ts, NULL);
+        } while (bench_now_ns() < end);
+        return false;
+}
+
+static void bench_settle(struct bench *b) {
+        if (b->unsettled < 3 && !daemon_settle(b->daemon, b->fds_start, 200))
+                b->unsettled++;
+}
+
+/* The count once it holds still: the daemon closes a message's fds only after it has sent the reply. */
+static int daemon_fd_count_stable(pid_t daemon) {
+        int prev = bench_fd_count(daemon);
+        for (int i = 0; i < 100; i++) {
+                struct timespec ts = {0, 5 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+                int n = bench_fd_count(daemon);
+                if (n == prev)
+                        return n;
+                prev = n;
+        }
+        return prev;
+}
+
+/* ---- one case: baseline and sysmem alternating ---- */
+
+/* One sample per iteration; counts are stored x 1000, since bench_summarize() divides by 1000 (ns to us). */
+struct samples {
+        uint64_t *base, *sm, *ratio, *wakeups, *syscalls;
+        uint64_t *cpu[2][3]; /* [path: baseline, sysmem][process: sysmemd, initiator, peer] */
+};
+
+struct case_result {
+        struct bench_stats t[2]; /* [baseline, sysmem] */
+        double paired;           /* median over iterations of sysmem / baseline within the same iteration */
+        struct bench_stats cpu[2][3];
+        double wakeups;
+        struct bench_stats syscalls; /* per exchange (unprinted when not counted) */
+};
+
+static void samples_alloc(struct samples *s, size_t iters) {
+        uint64_t **all[] = {&s->base,      &s->sm,        &s->ratio,     &s->wakeups,   &s->syscalls, &s->cpu[0][0],
+                            &s->cpu[0][1], &s->cpu[0][2], &s->cpu[1][0], &s->cpu[1][1], &s->cpu[1][2]};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+                if (!(*all[i] = calloc(iters, sizeof(uint64_t))))
+                        bench_fail("calloc", ENOMEM);
+}
+
+static void samples_free(struct samples *s) {
+        free(s->base);
+        free(s->sm);
+        free(s->ratio);
+        free(s->wakeups);
+        free(s->syscalls);
+        for (size_t j = 0; j < 6; j++)
+                free(s->cpu[j / 3][j % 3]);
+}
+
+/* One baseline exchange and one through sysmemd; stored at index i unless i < 0 (warm-up). */
+static void run_iteration(struct bench *b, const struct share_case *sc, struct samples *s, int i) {
+        uint64_t c[2][3][2]; /* [path][process][before, after]; our own read last and first */
+        c[0][0][0] = bench_cpu_ns(b->daemon), c[0][2][0] = bench_cpu_ns(b->peer), c[0][1][0] = bench_cpu_ns(b->self);
+        uint64_t base = run_baseline(b->sock, sc->n, sc->size);
+        c[0][1][1] = bench_cpu_ns(b->self), c[0][2][1] = bench_cpu_ns(b->peer), c[0][0][1] = bench_cpu_ns(b->daemon);
+        uint64_t w0 = bench_schedstat(b->daemon, 2), sys0 = bench_syscalls_read(&b->sc);
+        c[1][0][0] = bench_cpu_ns(b->daemon), c[1][2][0] = bench_cpu_ns(b->peer), c[1][1][0] = bench_cpu_ns(b->self);
+        uint64_t sm = run_sysmem(b->alloc, b->sock, sc->n, sc->size);
+        c[1][1][1] = bench_cpu_ns(b->self);
+        /* Iterations start from a daemon that has handled the previous one's release and gone to sleep. */
+        bench_settle(b);
+        c[1][2][1] = bench_cpu_ns(b->peer), c[1][0][1] = bench_cpu_ns(b->daemon);
+        uint64_t w1 = bench_schedstat(b->daemon, 2), sys1 = bench_syscalls_read(&b->sc);
+        if (i < 0)
+                return;
+        s->wakeups[i] = (w1 - w0) * 1000;
+        s->syscalls[i] = (sys1 - sys0) * 1000;
+        s->base[i] = base;
+        s->sm[i] = sm;
+        s->ratio[i] = sm * 1000 / (base ? base : 1);
+        for (size_t j = 0; j < 6; j++)
+                s->cpu[j / 3][j % 3][i] = c[j / 3][j % 3][1] - c[j / 3][j % 3][0];
+}
+
+static void run_case(struct bench *b, const struct share_case *sc, struct samples *s, int iters,
+                     struct case_result *res) {
+        for (int i = -WARMUP; i < iters; i++)
+                run_iteration(b, sc, s, i);
+        res->t[0] = bench_summarize(s->base, (size_t)iters);
+        res->t[1] = bench_summarize(s->sm, (size_t)iters);
+        res->paired = bench_summarize(s->ratio, (size_t)iters).p50;
+        for (size_t j = 0; j < 6; j++)
+                res->cpu[j / 3][j % 3] = bench_summarize(s->cpu[j / 3][j % 3], (size_t)iters);
+        res->wakeups = bench_summarize(s->wakeups, (size_t)iters).p50;
+        res->syscalls = bench_summarize(s->syscalls, (size_t)iters);
+}
+
+/* ---- non-shared collections ---- */
+
+struct ns_result {
+        /* Collections per second, sorted; the rest per collection, over the batches. */
+        double rate[NS_BATCHES];
+        struct bench_stats daemon_cpu, client_cpu, wakeups, syscalls;
+};
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
         return x < y ? -1 : x > y;
 }
 
-struct stats {
-        double p10, p50, p90; /* microseconds */
-};
+/* Back to back, so the daemon's clean-up of one overlaps the next, as in use; the counts include the last's. */
+static void run_non_shared_batches(struct bench *b, struct ns_result *res) {
+        uint64_t per[4][NS_BATCHES]; /* per collection: sysmemd CPU, client CPU, wakeups x 1000, syscalls x 1000 */
+        for (int i = 0; i < NS_BATCH / 4; i++)
+                run_non_shared(b->alloc);
+        bench_settle(b);
+        for (int k = 0; k < NS_BATCHES; k++) {
+                uint64_t w0 = bench_schedstat(b->daemon, 2), sys0 = bench_syscalls_read(&b->sc);
+                uint64_t d0 = bench_cpu_ns(b->daemon), s0 = bench_cpu_ns(b->self);
+                uint64_t t0 = bench_now_ns();
+                for (int i = 0; i < NS_BATCH; i++)
+                        run_non_shared(b->alloc);
+                res->rate[k] = NS_BATCH * 1e9 / (double)(bench_now_ns() - t0);
+                per[1][k] = (bench_cpu_ns(b->self) - s0) / NS_BATCH;
+                bench_settle(b);
+                per[0][k] = (bench_cpu_ns(b->daemon) - d0) / NS_BATCH;
+                per[2][k] = (bench_schedstat(b->daemon, 2) - w0) * 1000 / NS_BATCH;
+                per[3][k] = (bench_syscalls_read(&b->sc) - sys0) * 1000 / NS_BATCH;
+        }
+        res->daemon_cpu = bench_summarize(per[0], NS_BATCHES);
+        res->client_cpu = bench_summarize(per[1], NS_BATCHES);
+        res->wakeups = bench_summarize(per[2], NS_BATCHES);
+        res->syscalls = bench_summarize(per[3], NS_BATCHES);
+        qsort(res->rate, NS_BATCHES, sizeof *res->rate, cmp_double);
+}
 
-static struct stats summarize(uint64_t *ns, size_t count) {
-        qsort(ns, count, sizeof *ns, cmp_u64);
-        return (struct stats){
-                .p10 = (double)ns[count / 10] / 1000.0,
-                .p50 = (double)ns[count / 2] / 1000.0,
-                .p90 = (double)ns[count * 9 / 10] / 1000.0,
-        };
+/* ---- the report ---- */
+
+static void print_times(const struct case_result *res) {
+        /* The paired ratio compares runs a few hundred microseconds apart: steadier on a busy machine. */
+        printf("\n%-12s %-9s %10s %10s %10s %16s %8s\n", "buffers", "path", "p10 us", "median us", "p90 us",
+               "sysmem/baseline", "paired");
+        for (size_t k = 0; k < N_CASES; k++) {
+                const struct bench_stats *t = res[k].t;
+                printf("%-12s %-9s %10.1f %10.1f %10.1f\n", cases[k].label, "baseline", t[0].p10, t[0].p50, t[0].p90);
+                printf("%-12s %-9s %10.1f %10.1f %10.1f %15.2fx %7.2fx\n", "", "sysmem", t[1].p10, t[1].p50, t[1].p90,
+                       t[1].p50 / t[0].p50, res[k].paired);
+        }
+}
+
+static void print_non_shared(const struct ns_result *ns, const struct bench *b) {
+        printf("\nnon-shared 4 x 64 KiB collections (allocate, set constraints, wait, free, release): "
+               "median %.0f/s (min %.0f, max %.0f; %d batches of %d)\n",
+               ns->rate[NS_BATCHES / 2], ns->rate[0], ns->rate[NS_BATCHES - 1], NS_BATCHES, NS_BATCH);
+        printf("  per collection (median batch): sysmemd CPU %.1f us in %.1f wakeups, client CPU %.1f us",
+               ns->daemon_cpu.p50, ns->wakeups.p50, ns->client_cpu.p50);
+        if (b->counting)
+                printf(", sysmemd syscalls %.1f (batches %.1f-%.1f)\n", ns->syscalls.p50, ns->syscalls.p10,
+                       ns->syscalls.p90);
+        else
+                printf(", sysmemd syscalls not counted (%s)\n", b->sc.why);
+}
+
+static void print_cpu(const struct case_result *res) {
+        printf("\nCPU time per exchange, median us (sysmemd's includes its clean-up; wakeups: times switched in)\n");
+        printf("%-12s %-9s %10s %10s %10s %10s %16s\n", "buffers", "path", "sysmemd", "initiator", "peer", "total",
+               "sysmemd wakeups");
+        for (size_t k = 0; k < N_CASES; k++)
+                for (size_t j = 0; j < 2; j++) {
+                        const struct bench_stats *cs = res[k].cpu[j];
+                        printf("%-12s %-9s %10.1f %10.1f %10.1f %10.1f", j ? "" : cases[k].label,
+                               j ? "sysmem" : "baseline", cs[0].p50, cs[1].p50, cs[2].p50,
+                               cs[0].p50 + cs[1].p50 + cs[2].p50);
+                        if (j)
+                                printf(" %16.1f", res[k].wakeups);
+                        printf("\n");
+                }
+}
+
+/*
+ * The daemon's syscalls per sysmem exchange (both participants, both releases), and their split: the slope
+ * per buffer from the two many-buffer cases, and the fixed part = the 1-buffer count minus one slope.
+ */
+static double print_syscalls(const struct case_result *res, const struct bench *b) {
+        if (!b->counting) {
+                printf("\nsysmemd syscalls per exchange: not counted (%s)\n", b->sc.why);
+                return NAN;
+        }
+        printf("\nsysmemd syscalls per sysmem exchange (perf raw_syscalls:sys_enter on its pid; from the "
+               "allocation to both releases handled and the daemon asleep again)\n");
+        printf("%-12s %10s %10s %10s\n", "buffers", "p10", "median", "p90");
+        for (size_t k = 0; k < N_CASES; k++)
+                printf("%-12s %10.0f %10.0f %10.0f\n", cases[k].label, res[k].syscalls.p10, res[k].syscalls.p50,
+                       res[k].syscalls.p90);
+        double slope = (res[2].syscalls.p50 - res[1].syscalls.p50) / (double)(cases[2].n - cases[1].n);
+        double fixed = res[0].syscalls.p50 - slope * cases[0].n;
+        printf("  per buffer (slope %s -> %s): %.2f; fixed per collection (%s count - %u x slope): %.2f\n",
+               cases[1].label, cases[2].label, slope, cases[0].label, cases[0].n, fixed);
+        return fixed;
+}
+
+static void print_goals(const struct case_result *res, double fixed, const struct bench *b) {
+        printf("\n%-60s %10s %s\n", "issue-12 goal", "measured", "met?");
+        for (size_t k = 0; k < N_CASES; k++) {
+                char goal[80];
+                snprintf(goal, sizeof goal, "%s: sysmem/baseline, paired median <= %.2fx", cases[k].label,
+                         cases[k].goal);
+                printf("%-60s %9.2fx %s\n", goal, res[k].paired, res[k].paired <= cases[k].goal ? "yes" : "no");
+        }
+        char goal[80];
+        snprintf(goal, sizeof goal, "fixed sysmemd syscalls per collection, 2 participants <= %.0f", SYSCALL_GOAL);
+        if (b->counting)
+                printf("%-60s %10.2f %s\n", goal, fixed, fixed <= SYSCALL_GOAL ? "yes" : "no");
+        else
+                printf("%-60s %10s unknown: %s\n", goal, "n/a", b->sc.why);
+}
+
+/* ---- setting up and tearing down ---- */
+
+/* sysmemd on a private socket, its syscall counter, the peer process and our connection, after one exchange. */
+static void bench_setup(struct bench *b, const char *sysmemd, const char *path) {
+        setenv("SYSMEM_SOCKET", path, 1);
+        b->self = getpid();
+        b->daemon = bench_start_daemon(sysmemd, path, NULL);
+        b->counting = bench_syscalls_open(&b->sc, b->daemon) >= 0;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                bench_fail("socketpair", errno);
+        fflush(NULL);
+        b->peer = fork();
+        if (b->peer < 0)
+                bench_fail("fork", errno);
+        if (b->peer == 0) {
+                close(sv[0]);
+                _exit(peer_main(sv[1]));
+        }
+        close(sv[1]);
+        b->sock = sv[0];
+        int r = sysmem_allocator_connect(path, &b->alloc);
+        if (r < 0)
+                bench_fail("connect", r);
+        read_byte(b->sock, 'R');
+        /* The same round trip as the peer's, so the daemon has accepted both before its fds are counted. */
+        bool known;
+        if ((r = sysmem_allocator_validate_token(b->alloc, b->sock, &known)) < 0)
+                bench_fail("validate", r);
+        /*
+         * One exchange first: the daemon then holds the sockets it makes ahead for this connection's
+         * next allocation (they stay for the connection's life), and the count below includes them.
+         */
+        (void)run_sysmem(b->alloc, b->sock, 1, 4096);
+        b->fds_start = daemon_fd_count_stable(b->daemon);
+}
+
+/* Stops the peer and the daemon; whether both exited cleanly. */
+static bool bench_teardown(struct bench *b) {
+        struct cmd q = {.op = 'Q'};
+        (void)send_fds(b->sock, &q, sizeof q, NULL, 0);
+        int st;
+        waitpid(b->peer, &st, 0);
+        bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        sysmem_allocator_free(b->alloc);
+        close(b->sock);
+        bench_syscalls_close(&b->sc);
+        return bench_stop_daemon(b->daemon) == 0 && ok;
 }
 
 int main(int argc, char **argv) {
@@ -414,179 +608,49 @@ int main(int argc, char **argv) {
         if (iters < 10)
                 iters = 10;
         setvbuf(stdout, NULL, _IOLBF, 0);
+        bench_set_name("bench-share");
+        /* Before any child exists: the peer and sysmemd inherit it. */
+        bool pinned = bench_pin_one_cpu();
 
         char dir[] = "/tmp/sysmem-bench-XXXXXX";
         if (!mkdtemp(dir))
-                fail("mkdtemp", errno);
+                bench_fail("mkdtemp", errno);
         char path[256];
         snprintf(path, sizeof path, "%s/socket", dir);
-        setenv("SYSMEM_SOCKET", path, 1);
-        main_pid = getpid();
-        daemon_pid = start_daemon(sysmemd, path);
+        struct bench b = {0};
+        bench_setup(&b, sysmemd, path);
+        printf("bench-share: nproc %ld; %s; %d iterations per case after %d warm-up, baseline and sysmem "
+               "alternating; sysmemd %s (pid %d)\n",
+               sysconf(_SC_NPROCESSORS_ONLN),
+               pinned ? "this process, the peer and sysmemd pinned to one CPU (BENCH_NO_PIN=1: not)" : "not pinned",
+               iters, WARMUP, sysmemd, (int)b.daemon);
 
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                fail("socketpair", errno);
-        pid_t peer = fork();
-        if (peer < 0)
-                fail("fork", errno);
-        if (peer == 0) {
-                close(sv[0]);
-                _exit(peer_main(sv[1]));
-        }
-        close(sv[1]);
-        int sock = sv[0];
-        struct sysmem_allocator *alloc;
-        int r = sysmem_allocator_connect(path, &alloc);
-        if (r < 0)
-                fail("connect", r);
-        read_byte(sock, 'R');
-        /* The same round trip as the peer's, so the daemon has accepted both before its fds are counted. */
-        bool known;
-        if ((r = sysmem_allocator_validate_token(alloc, sock, &known)) < 0)
-                fail("validate", r);
-        /*
-         * One exchange first: the daemon then holds the sockets it makes ahead for this connection's
-         * next allocation (they stay for the connection's life), and the count below includes them.
-         */
-        (void)run_sysmem(alloc, sock, 1, 4096);
-        int fds_start = daemon_fd_count_stable();
+        uint64_t bench_t0 = bench_now_ns();
+        struct samples s;
+        samples_alloc(&s, (size_t)iters);
+        struct case_result res[N_CASES];
+        for (size_t k = 0; k < N_CASES; k++)
+                run_case(&b, &cases[k], &s, iters, &res[k]);
+        samples_free(&s);
+        struct ns_result ns;
+        run_non_shared_batches(&b, &ns);
+        bool settled = daemon_settle(b.daemon, b.fds_start, 2000);
+        int fds_end = bench_fd_count(b.daemon);
+        double bench_s = (double)(bench_now_ns() - bench_t0) / 1e9;
 
-        static const struct {
-                uint32_t n;
-                uint64_t size;
-                const char *label;
-        } cases[] = {{8, 1u << 20, "8 x 1 MiB"}, {64, 64u << 10, "64 x 64 KiB"}};
-        struct stats res[2][2];
-        double paired[2]; /* median over iterations of sysmem / baseline within the same iteration */
-        unsigned unsettled = 0;
-        uint64_t *base = calloc((size_t)iters, sizeof *base), *sm = calloc((size_t)iters, sizeof *sm);
-        /* CPU per exchange of [path][process: sysmemd, initiator, peer], one sample per iteration */
-        uint64_t *cpu[2][3], *wakeups = calloc((size_t)iters, sizeof *wakeups), *ratios = calloc((size_t)iters, 8);
-        double wakeups_median[2];
-        struct stats cpu_res[2][2][3];
-        for (size_t j = 0; j < 6; j++)
-                if (!(cpu[j / 3][j % 3] = calloc((size_t)iters, sizeof(uint64_t))))
-                        fail("calloc", ENOMEM);
-        if (!base || !sm || !wakeups || !ratios)
-                fail("calloc", ENOMEM);
-        pid_t self = getpid();
-        printf("bench-share: %d iterations per case after %d warm-up, baseline and sysmem alternating; "
-               "sysmemd %s (pid %d)\n",
-               iters, WARMUP, sysmemd, (int)daemon_pid);
-        uint64_t bench_t0 = now_ns();
-        for (size_t k = 0; k < 2; k++) {
-                for (int i = -WARMUP; i < iters; i++) {
-                        uint64_t c[2][3][2]; /* [path][process][before, after]; our own read last and first */
-                        c[0][0][0] = cpu_ns(daemon_pid), c[0][2][0] = cpu_ns(peer), c[0][1][0] = cpu_ns(self);
-                        uint64_t b = run_baseline(sock, cases[k].n, cases[k].size);
-                        c[0][1][1] = cpu_ns(self), c[0][2][1] = cpu_ns(peer), c[0][0][1] = cpu_ns(daemon_pid);
-                        uint64_t w0 = schedstat(daemon_pid, 2);
-                        c[1][0][0] = cpu_ns(daemon_pid), c[1][2][0] = cpu_ns(peer), c[1][1][0] = cpu_ns(self);
-                        uint64_t s = run_sysmem(alloc, sock, cases[k].n, cases[k].size);
-                        c[1][1][1] = cpu_ns(self);
-                        /* Iterations start from a daemon that has handled the previous one's release. */
-                        /* Stop waiting after a few misses, so that a leak cannot stretch the run to minutes. */
-                        if (unsettled < 3 && !daemon_settle(fds_start, 200))
-                                unsettled++;
-                        c[1][2][1] = cpu_ns(peer), c[1][0][1] = cpu_ns(daemon_pid);
-                        uint64_t w1 = schedstat(daemon_pid, 2);
-                        if (i >= 0) {
-                                wakeups[i] = (w1 - w0) * 1000; /* summarize() divides by 1000 (ns to us) */
-                                base[i] = b;
-                                sm[i] = s;
-                                ratios[i] = s * 1000 / (b ? b : 1); /* summarize() divides by 1000 */
-                                for (size_t j = 0; j < 6; j++)
-                                        cpu[j / 3][j % 3][i] = c[j / 3][j % 3][1] - c[j / 3][j % 3][0];
-                        }
-                }
-                res[k][0] = summarize(base, (size_t)iters);
-                res[k][1] = summarize(sm, (size_t)iters);
-                paired[k] = summarize(ratios, (size_t)iters).p50;
-                for (size_t j = 0; j < 6; j++)
-                        cpu_res[k][j / 3][j % 3] = summarize(cpu[j / 3][j % 3], (size_t)iters);
-                wakeups_median[k] = summarize(wakeups, (size_t)iters).p50;
-        }
-
-        /* Non-shared throughput: back to back, so the daemon's clean-up of one overlaps the next, as in use. */
-        double rates[NS_BATCHES];
-        uint64_t ns_cpu[3][NS_BATCHES]; /* per collection: sysmemd, this process, sysmemd wakeups x 1000 */
-        for (int i = 0; i < NS_BATCH / 4; i++)
-                run_non_shared(alloc);
-        for (int b = 0; b < NS_BATCHES; b++) {
-                uint64_t w0 = schedstat(daemon_pid, 2), d0 = cpu_ns(daemon_pid), s0 = cpu_ns(self);
-                uint64_t t0 = now_ns();
-                for (int i = 0; i < NS_BATCH; i++)
-                        run_non_shared(alloc);
-                rates[b] = NS_BATCH * 1e9 / (double)(now_ns() - t0);
-                ns_cpu[1][b] = (cpu_ns(self) - s0) / NS_BATCH;
-                ns_cpu[0][b] = (cpu_ns(daemon_pid) - d0) / NS_BATCH;
-                ns_cpu[2][b] = (schedstat(daemon_pid, 2) - w0) * 1000 / NS_BATCH;
-        }
-        struct stats ns_cpu_res[3] = {summarize(ns_cpu[0], NS_BATCHES), summarize(ns_cpu[1], NS_BATCHES),
-                                      summarize(ns_cpu[2], NS_BATCHES)};
-        for (int i = 0; i < NS_BATCHES; i++)
-                for (int j = i + 1; j < NS_BATCHES; j++)
-                        if (rates[j] < rates[i]) {
-                                double t = rates[i];
-                                rates[i] = rates[j];
-                                rates[j] = t;
-                        }
-
-        bool settled = daemon_settle(fds_start, 2000);
-        int fds_end = daemon_fd_count();
-        double bench_s = (double)(now_ns() - bench_t0) / 1e9;
-
-        /* The paired ratio compares runs a few hundred microseconds apart: steadier on a busy machine. */
-        printf("\n%-12s %-9s %10s %10s %10s %16s %8s\n", "buffers", "path", "p10 us", "median us", "p90 us",
-               "sysmem/baseline", "paired");
-        for (size_t k = 0; k < 2; k++) {
-                printf("%-12s %-9s %10.1f %10.1f %10.1f\n", cases[k].label, "baseline", res[k][0].p10, res[k][0].p50,
-                       res[k][0].p90);
-                printf("%-12s %-9s %10.1f %10.1f %10.1f %15.2fx %7.2fx\n", "", "sysmem", res[k][1].p10,
-                       res[k][1].p50, res[k][1].p90, res[k][1].p50 / res[k][0].p50, paired[k]);
-        }
-        printf("\nnon-shared 4 x 64 KiB collections (allocate, set constraints, wait, free, release): "
-               "median %.0f/s (min %.0f, max %.0f; %d batches of %d)\n",
-               rates[NS_BATCHES / 2], rates[0], rates[NS_BATCHES - 1], NS_BATCHES, NS_BATCH);
-        printf("  per collection (median batch): sysmemd CPU %.1f us in %.1f wakeups, client CPU %.1f us\n",
-               ns_cpu_res[0].p50, ns_cpu_res[2].p50, ns_cpu_res[1].p50);
-        printf("\nCPU time per exchange, median us (sysmemd's includes its clean-up; wakeups: times switched in)\n");
-        printf("%-12s %-9s %10s %10s %10s %10s %16s\n", "buffers", "path", "sysmemd", "initiator", "peer", "total",
-               "sysmemd wakeups");
-        for (size_t k = 0; k < 2; k++)
-                for (size_t j = 0; j < 2; j++) {
-                        const struct stats *cs = cpu_res[k][j];
-                        printf("%-12s %-9s %10.1f %10.1f %10.1f %10.1f", j ? "" : cases[k].label,
-                               j ? "sysmem" : "baseline", cs[0].p50, cs[1].p50, cs[2].p50,
-                               cs[0].p50 + cs[1].p50 + cs[2].p50);
-                        if (j)
-                                printf(" %16.1f", wakeups_median[k]);
-                        printf("\n");
-                }
+        print_times(res);
+        print_non_shared(&ns, &b);
+        print_cpu(res);
+        double fixed = print_syscalls(res, &b);
         printf("\nsysmemd fds: %d at start, %d at end%s; %u iterations did not settle within 200 ms%s; %.1f s\n",
-               fds_start, fds_end, settled && fds_end == fds_start ? " (no leak)" : " (LEAK?)", unsettled,
-               unsettled >= 3 ? " (stopped waiting after 3)" : "", bench_s);
+               b.fds_start, fds_end, settled && fds_end == b.fds_start ? " (no leak)" : " (LEAK?)", b.unsettled,
+               b.unsettled >= 3 ? " (stopped waiting after 3)" : "", bench_s);
+        print_goals(res, fixed, &b);
 
-        struct cmd q = {.op = 'Q'};
-        (void)send_fds(sock, &q, sizeof q, NULL, 0);
-        int st;
-        waitpid(peer, &st, 0);
-        bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        sysmem_allocator_free(alloc);
-        close(sock);
-        kill(daemon_pid, SIGTERM);
-        int dst;
-        waitpid(daemon_pid, &dst, 0);
+        bool ok = bench_teardown(&b);
         unlink(path);
         rmdir(dir);
-        free(base);
-        free(sm);
-        free(wakeups);
-        free(ratios);
-        for (size_t j = 0; j < 6; j++)
-                free(cpu[j / 3][j % 3]);
-        ok = ok && WIFEXITED(dst) && WEXITSTATUS(dst) == 0 && settled && fds_end == fds_start;
+        ok = ok && settled && fds_end == b.fds_start;
         if (!ok)
                 printf("bench-share: FAILED (peer, daemon exit status or fd count)\n");
         return ok ? 0 : 1;

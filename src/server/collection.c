@@ -13,7 +13,7 @@
 #include "common/util.h"
 #include "server-internal.h"
 
-static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdata);
+static int node_io(int fd, uint32_t revents, void *userdata);
 
 static uint8_t node_object_kind(const struct node *n) {
         switch (n->kind) {
@@ -1326,7 +1326,7 @@ static void node_closed(struct node *n) {
                   node_kind_name(n->kind));
 }
 
-static int node_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int node_io(int fd, uint32_t revents, void *userdata) {
         struct node *n = userdata;
         struct server *s = n->collection->server;
         for (int i = 0;; i++) {

@@ -216,7 +216,7 @@ void server_free_lingering(struct server *s) {
 
 /* ---- endpoints ---- */
 
-void endpoint_init(struct endpoint *ep, struct server *server, sd_event_io_handler_t on_input,
+void endpoint_init(struct endpoint *ep, struct server *server, endpoint_input_fn on_input,
                    void (*on_overflow)(void *owner, const char *reason), void *owner) {
         *ep = (struct endpoint){
                 .server = server,
@@ -237,12 +237,32 @@ const char *endpoint_overflow_reason(const struct endpoint *ep) {
 
 /* EPOLLIN while requests are read, EPOLLOUT while something waits to go out. */
 static void endpoint_update_events(struct endpoint *ep) {
-        if (!ep->source)
+        if (ep->fd < 0)
                 return;
+        int epfd = ep->server->epoll_fd;
         uint32_t events = (endpoint_reading(ep) ? EPOLLIN : 0) | (ep->out.head ? EPOLLOUT : 0);
-        (void)sd_event_source_set_io_events(ep->source, events);
         /* Nothing to read or write, and the client gone: a hang-up would only wake the loop again and again. */
-        (void)sd_event_source_set_enabled(ep->source, events || !ep->hung_up ? SD_EVENT_ON : SD_EVENT_OFF);
+        bool wanted = events || !ep->hung_up;
+        struct epoll_event ev = {.events = events, .data.ptr = ep};
+        if (!wanted) {
+                if (ep->registered && epoll_ctl(epfd, EPOLL_CTL_DEL, ep->fd, NULL) == 0)
+                        ep->registered = false;
+        } else if (!ep->registered) {
+                if (epoll_ctl(epfd, EPOLL_CTL_ADD, ep->fd, &ev) == 0) {
+                        ep->registered = true;
+                        ep->events = events;
+                }
+        } else if (events != ep->events && epoll_ctl(epfd, EPOLL_CTL_MOD, ep->fd, &ev) == 0) {
+                ep->events = events;
+        }
+}
+
+/* Drops ep's events from the batch being handled: it closed (or moved to another socket) meanwhile. */
+static void endpoint_forget_events(struct endpoint *ep) {
+        struct server *s = ep->server;
+        for (int i = s->dispatching ? s->dispatching_next : 0; s->dispatching && i < s->dispatching_count; i++)
+                if (s->dispatching[i].data.ptr == ep)
+                        s->dispatching[i].data.ptr = NULL;
 }
 
 static void endpoint_stop_stall_timer(struct endpoint *ep) {
@@ -365,8 +385,8 @@ static void endpoint_flush(struct endpoint *ep) {
         endpoint_update_events(ep);
 }
 
-static int endpoint_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        struct endpoint *ep = userdata;
+static int endpoint_io(struct endpoint *ep, uint32_t revents) {
+        int fd = ep->fd;
         if (revents & (EPOLLHUP | EPOLLERR)) {
                 /* Nothing can reach the client any more; what it sent before it left is still read. */
                 ep->hung_up = true;
@@ -378,16 +398,37 @@ static int endpoint_io(sd_event_source *src, int fd, uint32_t revents, void *use
                 endpoint_flush(ep);
         }
         if (ep->fd == fd && endpoint_reading(ep) && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-                return ep->on_input(src, fd, revents, ep->owner); /* may close ep */
+                return ep->on_input(fd, revents, ep->owner); /* may close ep */
+        return 0;
+}
+
+int endpoints_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        struct server *s = userdata;
+        (void)src;
+        (void)revents;
+        struct epoll_event ev[SERVER_EVENT_BATCH];
+        int n = epoll_wait(fd, ev, SERVER_EVENT_BATCH, 0);
+        s->dispatching = ev;
+        s->dispatching_count = n > 0 ? n : 0;
+        for (s->dispatching_next = 0; s->dispatching_next < s->dispatching_count;) {
+                struct epoll_event *e = &ev[s->dispatching_next++];
+                /* Endpoints stay allocated until the reaper runs, after this source: a pointer here is valid. */
+                if (e->data.ptr)
+                        (void)endpoint_io(e->data.ptr, e->events);
+        }
+        s->dispatching = NULL;
         return 0;
 }
 
 int endpoint_attach(struct endpoint *ep, int fd) {
         /* Node sockets come from server_new_socketpair() with SO_PASSCRED set; connections use SO_PEERCRED. */
-        int r = sd_event_add_io(ep->server->event, &ep->source, fd, EPOLLIN, endpoint_io, ep);
-        if (r < 0)
-                return r;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ep};
+        if (epoll_ctl(ep->server->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                return -errno;
+        endpoint_forget_events(ep); /* a batch may still name this endpoint for the socket it had before */
         ep->fd = fd;
+        ep->events = EPOLLIN;
+        ep->registered = true;
         ep->paused = ep->overflowed = ep->hung_up = false;
         return 0;
 }
@@ -395,7 +436,10 @@ int endpoint_attach(struct endpoint *ep, int fd) {
 void endpoint_close(struct endpoint *ep) {
         if (ep->fd >= 0)
                 server_rx_discard(ep->server, ep->fd);
-        ep->source = sd_event_source_disable_unref(ep->source);
+        if (ep->registered)
+                (void)epoll_ctl(ep->server->epoll_fd, EPOLL_CTL_DEL, ep->fd, NULL);
+        ep->registered = false;
+        endpoint_forget_events(ep);
         ep->stall_timer = sd_event_source_disable_unref(ep->stall_timer);
         ep->overflow_defer = sd_event_source_disable_unref(ep->overflow_defer);
         if (ep->fd >= 0) {

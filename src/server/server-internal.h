@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 
 #include <systemd/sd-event.h>
@@ -46,11 +47,13 @@ struct outq {
  * defer source, or the owner's own check at a safe point) fails the owner. A closed endpoint whose
  * output has not all gone (the epitaph) lingers: flushed, then closed, or closed after ENDPOINT_LINGER_USEC.
  */
+typedef int (*endpoint_input_fn)(int fd, uint32_t revents, void *owner);
 struct endpoint {
         struct server *server;
-        int fd;                  /* read and written with MSG_DONTWAIT only; -1: none */
-        sd_event_source *source; /* EPOLLIN while requests are read, EPOLLOUT while output is queued */
-        sd_event_io_handler_t on_input; /* the owner's: reads and handles requests (userdata: owner) */
+        int fd;           /* read and written with MSG_DONTWAIT only; -1: none */
+        uint32_t events;  /* in server.epoll_fd: EPOLLIN while requests are read, EPOLLOUT while output is queued */
+        bool registered;  /* fd is in server.epoll_fd */
+        endpoint_input_fn on_input; /* the owner's: reads and handles requests */
         void (*on_overflow)(void *owner, const char *reason);
         void *owner;
         struct outq out;
@@ -103,8 +106,19 @@ struct rx_batch {
         struct wire_rx slot[SERVER_RX_BATCH];
 };
 
+/* The endpoints' events of one epoll_wait() (endpoints_dispatch): a closed endpoint's are dropped from it. */
+#define SERVER_EVENT_BATCH 64
+
 struct server {
         sd_event *event;
+        /*
+         * Every endpoint's socket is in this epoll, which is one source of the loop: one epoll_wait() hands out
+         * all the ready ones, where a source each would cost a wait (over every ready socket) per socket.
+         */
+        int epoll_fd;
+        sd_event_source *epoll_source;
+        struct epoll_event *dispatching; /* the batch being handled, NULL between batches */
+        int dispatching_count, dispatching_next;
         struct sysmem_server_limits limits;
         struct wire_limits wire_limits;
         struct list listeners;             /* struct listener */
@@ -321,8 +335,10 @@ struct collection {
 /* server.c: the listeners, the allocator connections and the public sysmem_server_* calls; nothing here calls it. */
 
 /* endpoint.c: the socket level under every protocol object; calls nothing else of the server. */
-void endpoint_init(struct endpoint *ep, struct server *server, sd_event_io_handler_t on_input,
+void endpoint_init(struct endpoint *ep, struct server *server, endpoint_input_fn on_input,
                    void (*on_overflow)(void *owner, const char *reason), void *owner);
+/* The loop's handler of server.epoll_fd (server.c adds it). */
+int endpoints_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata);
 /* Serves fd (taken on success): on_input is called when requests can be read. */
 int endpoint_attach(struct endpoint *ep, int fd);
 /* Stops serving: what is still queued lingers on a socket of its own until it is read (bounded); fd is -1 after. */

@@ -40,7 +40,7 @@ static const struct sysmem_server_limits default_limits = {
 /* Spare token sockets held for all allocator connections together (each connection: WIRE_MAX_SPARES). */
 #define SERVER_MAX_SPARES 1024u
 
-static int allocator_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static int allocator_io(int fd, uint32_t revents, void *userdata);
 static void allocator_overflowed(void *owner, const char *reason);
 
 /* ---- graveyard: objects that died during a dispatch pass are freed after it ---- */
@@ -451,7 +451,7 @@ static void allocator_overflowed(void *owner, const char *reason) {
         allocator_close(a);
 }
 
-static int allocator_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int allocator_io(int fd, uint32_t revents, void *userdata) {
         struct allocator_conn *a = userdata;
         struct server *s = a->server;
         /*
@@ -720,6 +720,7 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         list_init(&s->graveyard_collections);
         list_init(&s->lingering);
         s->admin_gid = (gid_t)-1;
+        s->epoll_fd = -1;
         s->next_collection_id = 2; /* 0 is invalid and 1 is reserved, as in Fuchsia */
         s->core_config = (struct core_config){
                 .limits =
@@ -740,6 +741,10 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
         int r = s->rx_buf ? server_set_heaps(s, NULL, NULL, 0) : -ENOMEM;
         if (r >= 0)
                 r = sd_event_new(&s->event);
+        if (r >= 0 && (s->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = sd_event_add_io(s->event, &s->epoll_source, s->epoll_fd, EPOLLIN, endpoints_dispatch, s);
         if (r >= 0)
                 r = sd_event_add_defer(s->event, &s->reaper, reap, s);
         if (r >= 0)
@@ -805,6 +810,9 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
         }
         server_free_lingering(s);
         sd_event_source_disable_unref(s->reaper);
+        sd_event_source_disable_unref(s->epoll_source);
+        if (s->epoll_fd >= 0)
+                close(s->epoll_fd);
         sd_event_source_disable_unref(s->stuck_timer);
         deadline_heap_free(&s->stuck);
         sd_event_unref(s->event);
