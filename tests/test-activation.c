@@ -160,12 +160,23 @@ static void test_own_socket_and_sigint(void **state) {
         }
         assert_int_equal(stat(path, &st), 0);
         assert_true(S_ISSOCK(st.st_mode));
+        /* Once the file is there the daemon listens: the first connect() succeeds, with no retry. */
+        int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        if (connect(probe, (struct sockaddr *)&sa, sizeof sa) < 0)
+                fail_msg("the socket file existed but connect() failed: %s", strerror(errno));
+        close(probe);
         negotiate_once(path);
         assert_int_equal(kill(pid, SIGINT), 0);
         int status = wait_exit(pid, 5000);
         assert_true(status >= 0 && WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
         assert_int_equal(stat(path, &st), -1); /* the socket file is gone */
+        /* ... and so is the name it was bound under before it was linked into place. */
+        char cmd[192];
+        snprintf(cmd, sizeof cmd, "ls -A %s | grep -q '^own\\.'", dir);
+        assert_int_not_equal(system(cmd), 0);
 }
 
 /* A stale socket file left by a crashed daemon is replaced; a regular file in the way is an error. */

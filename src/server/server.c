@@ -893,15 +893,29 @@ SYSMEM_EXPORT int sysmem_server_listen(struct sysmem_server *ss, const char *pat
                 (void)unlink(path);
         }
         /*
-         * The mode is set, not left to the umask: created 0600 (bind takes the socket inode's mode), then
-         * opened to SERVER_SOCKET_MODE once it is listening. Who may connect is decided by the directory.
+         * The socket appears at path only once it is listening: bound under a name of its own beside it, then
+         * linked into place (link() never replaces: a file that appeared meanwhile is refused, as bind() would),
+         * so a client that sees the file never gets ECONNREFUSED (a connect() between bind() and listen()
+         * would). The mode is set, not left to the umask: created 0600 (bind takes the socket inode's mode),
+         * then opened to SERVER_SOCKET_MODE. Who may connect is decided by the directory.
          */
-        if (fchmod(fd, 0600) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-            listen(fd, SOMAXCONN) < 0 || chmod(path, SERVER_SOCKET_MODE) < 0) {
-                int r = -errno;
+        struct sockaddr_un tmp = {.sun_family = AF_UNIX};
+        int n = snprintf(tmp.sun_path, sizeof tmp.sun_path, "%s.%d.tmp", path, (int)getpid());
+        bool linked = n > 0 && (size_t)n < sizeof tmp.sun_path;
+        const struct sockaddr_un *at = linked ? &tmp : &sa;
+        if (linked)
+                (void)unlink(tmp.sun_path); /* a leftover of a daemon with this pid that died here */
+        if (fchmod(fd, 0600) < 0 || bind(fd, (const struct sockaddr *)at, sizeof *at) < 0 ||
+            listen(fd, SOMAXCONN) < 0 || chmod(at->sun_path, SERVER_SOCKET_MODE) < 0 ||
+            (linked && link(tmp.sun_path, path) < 0)) {
+                int r = errno == EEXIST ? -EADDRINUSE : -errno;
+                if (linked)
+                        (void)unlink(tmp.sun_path);
                 close(fd);
                 return r;
         }
+        if (linked)
+                (void)unlink(tmp.sun_path);
         int r = sysmem_server_listen_fd(ss, fd);
         if (r < 0)
                 close(fd);
