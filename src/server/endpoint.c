@@ -397,6 +397,8 @@ static int endpoint_io(struct endpoint *ep, uint32_t revents) {
         } else if (revents & EPOLLOUT) {
                 endpoint_flush(ep);
         }
+        /* "Drained" speaks of one loop over one socket: a new dispatch asks the kernel again. */
+        ep->server->rx.drained = false;
         if (ep->fd == fd && endpoint_reading(ep) && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return ep->on_input(fd, revents, ep->owner); /* may close ep */
         return 0;
@@ -436,19 +438,25 @@ int endpoint_attach(struct endpoint *ep, int fd) {
 void endpoint_close(struct endpoint *ep) {
         if (ep->fd >= 0)
                 server_rx_discard(ep->server, ep->fd);
-        if (ep->registered)
-                (void)epoll_ctl(ep->server->epoll_fd, EPOLL_CTL_DEL, ep->fd, NULL);
-        ep->registered = false;
         endpoint_forget_events(ep);
         ep->stall_timer = sd_event_source_disable_unref(ep->stall_timer);
         ep->overflow_defer = sd_event_source_disable_unref(ep->overflow_defer);
         if (ep->fd >= 0) {
                 int r = ep->hung_up ? 0 : outq_flush(&ep->out, ep->fd);
-                if (r == -EAGAIN)
+                if (r == -EAGAIN) {
+                        /* The socket lives on in a lingerer of its own: out of the endpoints' epoll first. */
+                        if (ep->registered)
+                                (void)epoll_ctl(ep->server->epoll_fd, EPOLL_CTL_DEL, ep->fd, NULL);
                         linger_start(ep->server, ep->fd, &ep->out);
-                else
+                } else {
+                        /*
+                         * No EPOLL_CTL_DEL: closing the only fd of the file takes it out of every epoll. The daemon
+                         * never duplicates or sends its own end of a socket, so this fd is the only one.
+                         */
                         close(ep->fd);
+                }
         }
+        ep->registered = false;
         outq_clear(&ep->out);
         ep->fd = -1;
         ep->paused = ep->overflowed = ep->hung_up = false;
@@ -580,6 +588,7 @@ void server_rx_discard(struct server *s, int fd) {
                         close(s->rx.slot[i].fds[j]);
         s->rx.next = s->rx.count = 0;
         s->rx.fd = -1;
+        s->rx.drained = false;
 }
 
 /*
@@ -589,6 +598,15 @@ void server_rx_discard(struct server *s, int fd) {
 int server_receive_from(struct server *s, int fd, uint32_t want, uint8_t object_kind, struct wire_msg **ret_msg,
                         struct wire_cred *ret_cred, char *err, size_t err_size) {
         struct rx_batch *b = &s->rx;
+        if (!server_rx_pending(s, fd) && b->fd == fd && b->drained) {
+                /*
+                 * The last batch emptied the queue: no syscall to be told so again. What came since is reported by
+                 * the (level-triggered) epoll, and read on the next dispatch.
+                 */
+                b->drained = false;
+                b->fd = -1;
+                return -EAGAIN;
+        }
         if (!server_rx_pending(s, fd)) {
 #ifdef SYSMEM_CHECK_INVARIANTS
                 if (b->next < b->count) {
@@ -610,6 +628,8 @@ int server_receive_from(struct server *s, int fd, uint32_t want, uint8_t object_
                 b->fd = fd;
                 b->next = 0;
                 b->count = (uint32_t)k;
+                /* Fewer than asked for: the kernel found the queue empty after them (recvmmsg stops at EAGAIN). */
+                b->drained = (uint32_t)k < want && b->slot[k - 1].len != 0;
         }
         struct wire_rx *x = &b->slot[b->next++];
         if (ret_cred)

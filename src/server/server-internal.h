@@ -103,6 +103,7 @@ struct deadline_heap {
 struct rx_batch {
         int fd; /* whose packets they are; -1: none */
         uint32_t next, count;
+        bool drained; /* the batch took all there was: the next receive for fd is -EAGAIN without asking */
         struct wire_rx slot[SERVER_RX_BATCH];
 };
 
