@@ -156,18 +156,26 @@ static void test_spares_are_used_refilled_and_bounded(void **state) {
         assert_int_equal(daemon_fds_settle(base), base);
 }
 
-/*
- * The proof that no round trip is left: with the daemon stopped, the call still returns at once,
- * and the negotiation completes once it runs again.
- */
-static void test_allocation_on_spares_needs_no_round_trip(void **state) {
+/* A connection whose first collection is negotiated, so that the daemon holds spares for it (SpareEnds arrived). */
+static struct sysmem_allocator *connect_with_spares(void) {
         struct sysmem_allocator *a;
         assert_int_equal(sysmem_allocator_connect(path, &a), 0);
         const uint32_t same = SYSMEM_RIGHTS_SAME;
         struct sysmem_token *root, *dup;
         assert_int_equal(sysmem_allocator_allocate_shared_with_duplicates(a, 1, &same, &root, &dup), 0);
         negotiate(root, dup);
-        sleep_ms(50); /* let the SpareEnds event arrive */
+        sleep_ms(50); /* let the SpareEnds event arrive: the next call uses spares */
+        return a;
+}
+
+/*
+ * The proof that no round trip is left: with the daemon stopped, the call still returns at once,
+ * and the negotiation completes once it runs again.
+ */
+static void test_allocation_on_spares_needs_no_round_trip(void **state) {
+        struct sysmem_allocator *a = connect_with_spares();
+        const uint32_t same = SYSMEM_RIGHTS_SAME;
+        struct sysmem_token *root, *dup;
         assert_int_equal(kill(daemon_pid, SIGSTOP), 0);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -188,13 +196,9 @@ static void test_nodes_on_spares_name_their_sender(void **state) {
         const char *ctl = getenv("SYSMEMCTL");
         if (!ctl)
                 skip();
-        struct sysmem_allocator *a;
-        assert_int_equal(sysmem_allocator_connect(path, &a), 0);
+        struct sysmem_allocator *a = connect_with_spares();
         const uint32_t same = SYSMEM_RIGHTS_SAME;
         struct sysmem_token *root, *dup;
-        assert_int_equal(sysmem_allocator_allocate_shared_with_duplicates(a, 1, &same, &root, &dup), 0);
-        negotiate(root, dup);
-        sleep_ms(50); /* the SpareEnds event: the next call uses spares */
         assert_int_equal(sysmem_allocator_allocate_shared_with_duplicates(a, 1, &same, &root, &dup), 0);
         struct sysmem_collection *c1, *c2;
         assert_int_equal(sysmem_token_bind(root, &c1), 0);
