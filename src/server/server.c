@@ -671,6 +671,35 @@ SYSMEM_EXPORT size_t sysmem_server_get_heaps(struct sysmem_server *ss, struct sy
         return s->heaps.count;
 }
 
+/* The receive buffers, the heaps and the loop: its sources for the endpoints, the reaper and the stuck log. */
+static int server_setup_loop(struct server *s) {
+        size_t rx_size = (size_t)s->limits.max_message_bytes + 1;
+        s->rx_buf = malloc((SERVER_RX_BATCH + 1) * rx_size);
+        s->rx.fd = -1;
+        for (size_t i = 0; s->rx_buf && i < SERVER_RX_BATCH; i++)
+                s->rx.slot[i] = (struct wire_rx){.buf = s->rx_buf + (i + 1) * rx_size, .cap = rx_size};
+        int r = s->rx_buf ? server_set_heaps(s, NULL, NULL, 0) : -ENOMEM;
+        if (r >= 0)
+                r = sd_event_new(&s->event);
+        if (r >= 0 && (s->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = sd_event_add_io(s->event, &s->epoll_source, s->epoll_fd, EPOLLIN, endpoints_dispatch, s);
+        if (r >= 0)
+                r = sd_event_add_defer(s->event, &s->reaper, reap, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->reaper, SD_EVENT_OFF);
+        /*
+         * One CLOCK_MONOTONIC timer logs every stuck allocation (collection.c); made now, the loop's timer
+         * fd exists from the start, so the daemon's fd count only moves with clients' objects.
+         */
+        s->stuck_armed_usec = UINT64_MAX;
+        if (r >= 0)
+                r = sd_event_add_time(s->event, &s->stuck_timer, CLOCK_MONOTONIC, UINT64_MAX, 100000,
+                                      collection_stuck_timer_fired, s);
+        return r;
+}
+
 SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, struct sysmem_server **ret_server) {
         if (!ret_server)
                 return -EINVAL;
@@ -733,30 +762,7 @@ SYSMEM_EXPORT int sysmem_server_new(const struct sysmem_server_limits *limits, s
                 .format_costs = core_default_format_costs,
                 .format_cost_count = core_default_format_cost_count,
         };
-        size_t rx_size = (size_t)s->limits.max_message_bytes + 1;
-        s->rx_buf = malloc((SERVER_RX_BATCH + 1) * rx_size);
-        s->rx.fd = -1;
-        for (size_t i = 0; s->rx_buf && i < SERVER_RX_BATCH; i++)
-                s->rx.slot[i] = (struct wire_rx){.buf = s->rx_buf + (i + 1) * rx_size, .cap = rx_size};
-        int r = s->rx_buf ? server_set_heaps(s, NULL, NULL, 0) : -ENOMEM;
-        if (r >= 0)
-                r = sd_event_new(&s->event);
-        if (r >= 0 && (s->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-                r = -errno;
-        if (r >= 0)
-                r = sd_event_add_io(s->event, &s->epoll_source, s->epoll_fd, EPOLLIN, endpoints_dispatch, s);
-        if (r >= 0)
-                r = sd_event_add_defer(s->event, &s->reaper, reap, s);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(s->reaper, SD_EVENT_OFF);
-        /*
-         * One CLOCK_MONOTONIC timer logs every stuck allocation (collection.c); made now, the loop's timer
-         * fd exists from the start, so the daemon's fd count only moves with clients' objects.
-         */
-        s->stuck_armed_usec = UINT64_MAX;
-        if (r >= 0)
-                r = sd_event_add_time(s->event, &s->stuck_timer, CLOCK_MONOTONIC, UINT64_MAX, 100000,
-                                      collection_stuck_timer_fired, s);
+        int r = server_setup_loop(s);
         if (r < 0) {
                 sysmem_server_free((struct sysmem_server *)s);
                 return r;
