@@ -1932,6 +1932,13 @@ static void test_stuck_allocation_log(void **state) {
         static const char *const quiet_want[] = {"quiet-token-c9d2", NULL};
         if (h_daemon_log_wait(&d, quiet_want, 0))
                 fail_msg("a collection without an early deadline logged its stuck token within a second");
+        /* The one timer of every stuck log fires again for a later deadline (it was one-shot once). */
+        assert_int_equal(sysmem_node_set_debug_timeout_log_deadline(sysmem_token_node(quiet_root),
+                                                                    monotonic_ns() + 100000000u),
+                         0);
+        assert_int_equal(sysmem_node_sync(sysmem_token_node(quiet_root)), 0);
+        if (!h_daemon_log_wait(&d, quiet_want, 1100))
+                fail_msg("a second deadline, set after the first log, never logged");
 
         /* Verbose logging shows the participants' constraints. */
         struct sysmem_token *vroot;

@@ -60,7 +60,9 @@ static void server_arm_stuck_timer(struct server *s) {
         uint64_t at = top ? top->usec : UINT64_MAX;
         if (at >= s->stuck_armed_usec)
                 return; /* a timer that fires early finds nothing due and moves itself on */
-        if (sd_event_source_set_time(s->stuck_timer, at) >= 0)
+        /* A time source is one-shot: once it has fired it is off until enabled again. */
+        if (sd_event_source_set_time(s->stuck_timer, at) >= 0 &&
+            sd_event_source_set_enabled(s->stuck_timer, SD_EVENT_ONESHOT) >= 0)
                 s->stuck_armed_usec = at;
 }
 
@@ -105,7 +107,8 @@ int collection_stuck_timer_fired(sd_event_source *src, uint64_t usec, void *user
         }
         s->stuck_armed_usec = UINT64_MAX;
         struct deadline *top = deadline_heap_top(&s->stuck);
-        if (sd_event_source_set_time(src, top ? top->usec : UINT64_MAX) >= 0)
+        if (sd_event_source_set_time(src, top ? top->usec : UINT64_MAX) >= 0 &&
+            sd_event_source_set_enabled(src, SD_EVENT_ONESHOT) >= 0)
                 s->stuck_armed_usec = top ? top->usec : UINT64_MAX;
         return 0;
 }
