@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -128,6 +129,36 @@ static void test_embedded_server_free_with_live_objects(void **state) {
         sysmem_allocator_free(a);
 }
 
+/*
+ * The embedder keeps a copy of a connection fd it handed over (or a child forked from another thread holds
+ * one): when the client leaves, the connection is closed and freed, and its socket, still open through the
+ * copy, must not keep waking the loop (or name the freed connection: ASan would see that).
+ */
+static void test_embedder_copy_of_a_connection(void **state) {
+        (void)state;
+        struct sysmem_server *s;
+        assert_int_equal(sysmem_server_new(NULL, &s), 0);
+        sysmem_server_set_log_level(s, SYSMEM_LOG_ERROR);
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        int copy = dup(sv[0]);
+        assert_true(copy >= 0);
+        assert_int_equal(sysmem_server_serve_connection(s, sv[0]), 0);
+        close(sv[1]); /* the client leaves */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int rounds = 0;
+        for (; rounds < 10; rounds++)
+                assert_true(sysmem_server_dispatch(s, 20000) >= 0); /* each may wait 20 ms */
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        /* Closing takes a round or two; the rest wait their 20 ms because nothing is ready any more. */
+        if (ms < 100.0)
+                fail_msg("%d dispatches took %.1f ms: the closed connection's socket kept the loop busy", rounds, ms);
+        sysmem_server_free(s);
+        close(copy);
+}
+
 int main(int argc, char **argv) {
         if (argc > 1)
                 cmocka_set_test_filter(argv[1]);
@@ -135,6 +166,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_embedded_server_negotiation, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_embedded_server_free_with_live_objects, h_setup_no_daemon,
                                                 h_teardown),
+                cmocka_unit_test_setup_teardown(test_embedder_copy_of_a_connection, h_setup_no_daemon, h_teardown),
         };
         return cmocka_run_group_tests_name("embedded", tests, NULL, NULL);
 }

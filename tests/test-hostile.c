@@ -956,6 +956,37 @@ static void test_allocator_flood_without_reading(void **state) {
         h_daemon_stop(&d);
 }
 
+/*
+ * --max-queued-bytes 32 (two Sync replies): a client that reads late is paused, never failed, even though the
+ * daemon takes several requests at once (it takes no more than the bytes left before half could answer).
+ */
+static void test_small_byte_queue_pauses(void **state) {
+        (void)state;
+        struct h_daemon d;
+        const char *args[] = {"--max-queued-bytes", "32", "--log-level", "warning", NULL};
+        h_daemon_start_logged(&d, args);
+        struct sysmem_allocator *a = h_connect(&d, "slow reader");
+        struct sysmem_collection *c = NULL;
+        assert_int_equal(sysmem_allocator_allocate_non_shared(a, &c), 0);
+        int fd = sysmem_node_get_fd(sysmem_collection_node(c));
+        /* Stopped, the daemon finds a full queue when it resumes: it reads SERVER_RX_BATCH at a time. */
+        uint32_t sent = send_syncs(fd, 1, 250, 300);
+        assert_int_equal(daemon_read_settled(fd), 0);
+        assert_int_equal(kill(d.pid, SIGSTOP), 0);
+        sent += send_syncs(fd, 1 + sent, 2000, 300);
+        assert_int_equal(kill(d.pid, SIGCONT), 0);
+        int unread = daemon_read_settled(fd);
+        print_message("sent %u Syncs without reading; %d bytes unread by the daemon\n", sent, unread);
+        struct rx_msg m;
+        uint32_t replies = read_syncs(fd, sent, &m);
+        print_message("%u of %u replies, then opcode %u: %s\n", replies, sent, m.opcode, m.text);
+        if (replies != sent)
+                fail_msg("%u of %u Sync replies, then opcode %u: %s", replies, sent, m.opcode, m.text);
+        sysmem_collection_close(c);
+        sysmem_allocator_free(a);
+        h_daemon_stop(&d);
+}
+
 int main(void) {
         signal(SIGPIPE, SIG_IGN);
         const struct CMUnitTest tests[] = {
@@ -974,6 +1005,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_wait_reply_behind_full_socket, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_queue_limit_fails_at_once, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_allocator_flood_without_reading, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_small_byte_queue_pauses, h_setup_no_daemon, h_teardown),
         };
         return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }

@@ -1982,6 +1982,45 @@ static void test_stuck_allocation_log(void **state) {
         h_daemon_stop(&d);
 }
 
+/*
+ * A node that fails takes its own children with its failure domain: in an AttachToken subtree T -> D -> E,
+ * D's deviation fails T, D and E, and E cannot keep the collection (and its buffers) alive afterwards.
+ */
+static void test_failed_node_takes_its_children(void **state) {
+        struct h_daemon *d = DAEMON(state);
+        struct sysmem_allocator *a = h_connect(d, "failing-child");
+        struct sysmem_token *root, *t, *dd, *e;
+        assert_int_equal(sysmem_allocator_allocate_shared(a, &root), 0);
+        struct sysmem_collection *c = bind_token(root);
+        assert_int_equal(sysmem_collection_attach_token(c, SYSMEM_RIGHTS_SAME, &t), 0);
+        struct sysmem_constraints k = h_cpu_constraints(CPU_RW, 1, 4096);
+        constrain(c, &k);
+        struct sysmem_collection_info *info = wait_ok(c, "root");
+        sysmem_collection_info_free(info);
+        dd = dup_token(t, SYSMEM_RIGHTS_SAME, "child-D");
+        e = dup_token(dd, SYSMEM_RIGHTS_SAME, "grandchild-E");
+        /* D sends an unknown opcode: D fails, and its domain (the AttachToken subtree T) with it. */
+        uint8_t buf[16];
+        h_wire_header(buf, sizeof buf, 9999, 0, 0, 0);
+        assert_int_equal(h_send_raw(sysmem_node_get_fd(sysmem_token_node(dd)), buf, sizeof buf, NULL, 0), 0);
+        assert_true(h_poll_readable(sysmem_node_get_fd(sysmem_token_node(dd)), H_TIMEOUT_MS));
+        int rt = sysmem_node_sync(sysmem_token_node(t));
+        int re = sysmem_node_sync(sysmem_token_node(e));
+        print_message("after D failed: Sync on T (its domain top) = %d, on E (D's child) = %d\n", rt, re);
+        /* Everyone else leaves cleanly. */
+        assert_int_equal(sysmem_collection_release(c), 0);
+        usleep(200 * 1000);
+        int re2 = sysmem_node_sync(sysmem_token_node(e));
+        print_message("after the root released and closed: Sync on E = %d\n", re2);
+        sysmem_token_close(e);
+        sysmem_token_close(dd);
+        sysmem_token_close(t);
+        sysmem_allocator_free(a);
+        assert_true(rt != 0);
+        assert_true(re != 0);
+        assert_true(re2 != 0);
+}
+
 int main(int argc, char **argv) {
         /* An argument runs only the tests whose names match it (a cmocka pattern). */
         if (argc > 1)
@@ -2011,6 +2050,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup_teardown(test_lifetime_tracking, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_get_vmo_info, h_setup, h_teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_allocation_log, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_failed_node_takes_its_children, h_setup, h_teardown),
         };
         return cmocka_run_group_tests_name("tree", tests, NULL, NULL);
 }

@@ -132,7 +132,7 @@ struct node *node_new(struct collection *c, struct node *parent, enum node_kind 
         n->collection = c;
         n->parent = parent;
         n->kind = kind;
-        endpoint_init(&n->ep, c->server, node_io, node_overflowed, n);
+        endpoint_init(&n->ep, c->server, node_io, node_overflowed, n, ENDPOINT_NODE_REPLY_BYTES);
         n->node_ref_fd = n->node_ref_client_fd = -1;
         n->pending_bind_fd = -1;
         n->rights_mask = SYSMEM_RIGHTS_SAME;
@@ -468,10 +468,13 @@ static void fail_subtree(struct node *top, enum sysmem_error error, const char *
                 return;
         }
         order[count++] = top;
+        /*
+         * Dead children too: node_fail() marks the failing node dead before it fails its domain from the top,
+         * and that node's own children are in the domain (node_fail_one() skips what is dead already).
+         */
         while (head < count) {
                 struct node *n = order[head++];
-                list_for_each(ch, &n->children, struct node, sibling_link) if (!ch->dead && count < cap)
-                        order[count++] = ch;
+                list_for_each(ch, &n->children, struct node, sibling_link) if (count < cap) order[count++] = ch;
         }
         for (size_t i = count; i-- > 0;)
                 node_fail_one(order[i], error, message);

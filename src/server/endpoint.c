@@ -18,7 +18,7 @@
 #include "server-internal.h"
 
 /* Outbound messages are built here; big enough for any reply (64 buffers) and any error text. */
-#define TX_BUF_SIZE 16384u
+#define TX_BUF_SIZE ENDPOINT_NODE_REPLY_BYTES
 
 static int new_socketpair(int ret_fds[2], bool passcred) {
         int sv[2];
@@ -217,9 +217,10 @@ void server_free_lingering(struct server *s) {
 /* ---- endpoints ---- */
 
 void endpoint_init(struct endpoint *ep, struct server *server, endpoint_input_fn on_input,
-                   void (*on_overflow)(void *owner, const char *reason), void *owner) {
+                   void (*on_overflow)(void *owner, const char *reason), void *owner, uint32_t max_reply_bytes) {
         *ep = (struct endpoint){
                 .server = server,
+                .max_reply_bytes = max_reply_bytes,
                 .fd = -1,
                 .on_input = on_input,
                 .on_overflow = on_overflow,
@@ -311,15 +312,24 @@ static bool queue_half_full(const struct endpoint *ep) {
                (uint64_t)ep->out.bytes * 2 >= l->max_queued_bytes || ep->out.fds * 2 >= ENDPOINT_MAX_QUEUED_FDS;
 }
 
+/* How many more of `each` fit in what is left of `limit` before half of it is used. */
+static uint64_t left_before_half(uint64_t used, uint64_t limit, uint64_t each) {
+        uint64_t half = limit / 2;
+        return used < half ? (half - used) / (each ? each : 1) : 0;
+}
+
 uint32_t endpoint_read_budget(const struct endpoint *ep) {
         /*
-         * Requests received at once are all handled, so no more are taken than there are replies left before
-         * the queue is half full (where reading one at a time would have paused): batching never turns
-         * backpressure into an overflow, whatever --max-queued-replies says.
+         * Requests received at once are all handled, so no more are taken than could each be answered by the
+         * largest reply this endpoint sends (in replies, bytes and fds) before the queue is half full, where
+         * reading one at a time would have paused: batching never turns backpressure into an overflow,
+         * whatever --max-queued-replies and --max-queued-bytes say. At least one is taken, as before.
          */
-        uint32_t half = ep->server->limits.max_queued_replies / 2;
-        uint32_t left = ep->out.count < half ? half - ep->out.count : 0;
-        return left < 1 ? 1 : left > SERVER_RX_BATCH ? SERVER_RX_BATCH : left;
+        const struct sysmem_server_limits *l = &ep->server->limits;
+        uint64_t k = MIN(left_before_half(ep->out.count, l->max_queued_replies, 1),
+                         left_before_half(ep->out.bytes, l->max_queued_bytes, ep->max_reply_bytes));
+        k = MIN(k, left_before_half(ep->out.fds, ENDPOINT_MAX_QUEUED_FDS, ENDPOINT_MAX_REPLY_FDS));
+        return k < 1 ? 1 : k > SERVER_RX_BATCH ? SERVER_RX_BATCH : (uint32_t)k;
 }
 
 static int stall_timer_fired(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -442,19 +452,18 @@ void endpoint_close(struct endpoint *ep) {
         ep->stall_timer = sd_event_source_disable_unref(ep->stall_timer);
         ep->overflow_defer = sd_event_source_disable_unref(ep->overflow_defer);
         if (ep->fd >= 0) {
+                /*
+                 * Out of the endpoints' epoll before the fd goes: closing it would do that only if it were the last
+                 * reference to the file, and an embedding process may hold another (a dup of a connection it
+                 * handed over, or a child forked from another thread): its events would name a freed endpoint.
+                 */
+                if (ep->registered)
+                        (void)epoll_ctl(ep->server->epoll_fd, EPOLL_CTL_DEL, ep->fd, NULL);
                 int r = ep->hung_up ? 0 : outq_flush(&ep->out, ep->fd);
-                if (r == -EAGAIN) {
-                        /* The socket lives on in a lingerer of its own: out of the endpoints' epoll first. */
-                        if (ep->registered)
-                                (void)epoll_ctl(ep->server->epoll_fd, EPOLL_CTL_DEL, ep->fd, NULL);
+                if (r == -EAGAIN)
                         linger_start(ep->server, ep->fd, &ep->out);
-                } else {
-                        /*
-                         * No EPOLL_CTL_DEL: closing the only fd of the file takes it out of every epoll. The daemon
-                         * never duplicates or sends its own end of a socket, so this fd is the only one.
-                         */
+                else
                         close(ep->fd);
-                }
         }
         ep->registered = false;
         outq_clear(&ep->out);

@@ -64,7 +64,12 @@ struct endpoint {
         sd_event_source *overflow_defer; /* runs on_overflow after the current dispatch */
         int stall_outq;                  /* unread bytes in the client's direction when last looked at */
         char *overflow_reason;           /* once overflowed (NULL if out of memory) */
+        uint32_t max_reply_bytes;        /* the largest message its owner sends (endpoint_read_budget) */
 };
+/* The most fds one reply carries: a collection's buffers and close_weak_asap, or a DuplicateSync's tokens. */
+#define ENDPOINT_MAX_REPLY_FDS (SYSMEM_MAX_BUFFERS + 1u > SYSMEM_MAX_DUPLICATES ? SYSMEM_MAX_BUFFERS + 1u : SYSMEM_MAX_DUPLICATES)
+/* The most bytes of a reply a node sends (endpoint.c's encode buffer); an allocator's diagnostics are larger. */
+#define ENDPOINT_NODE_REPLY_BYTES 16384u
 #define ENDPOINT_MAX_REASON 320u
 
 /* How long a client may leave everything unread while it keeps sending requests (with the queue half full). */
@@ -336,8 +341,9 @@ struct collection {
 /* server.c: the listeners, the allocator connections and the public sysmem_server_* calls; nothing here calls it. */
 
 /* endpoint.c: the socket level under every protocol object; calls nothing else of the server. */
+/* max_reply_bytes: the largest message the owner sends on it (bounds how many requests are read at once). */
 void endpoint_init(struct endpoint *ep, struct server *server, endpoint_input_fn on_input,
-                   void (*on_overflow)(void *owner, const char *reason), void *owner);
+                   void (*on_overflow)(void *owner, const char *reason), void *owner, uint32_t max_reply_bytes);
 /* The loop's handler of server.epoll_fd (server.c adds it). */
 int endpoints_dispatch(sd_event_source *src, int fd, uint32_t revents, void *userdata);
 /* Serves fd (taken on success): on_input is called when requests can be read. */

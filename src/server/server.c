@@ -513,7 +513,9 @@ static int add_connection(struct server *s, int fd) {
         list_init(&a->created);
         a->cred = cred;
         a->admin = client_is_admin(fd, &cred, s->admin_gid);
-        endpoint_init(&a->ep, s, allocator_io, allocator_overflowed, a);
+        /* Its largest replies are diagnostics pages (diagnostics.c), up to a message each. */
+        endpoint_init(&a->ep, s, allocator_io, allocator_overflowed, a,
+                      MAX(ENDPOINT_NODE_REPLY_BYTES, MIN(s->limits.max_message_bytes, 131072u)));
         int r = endpoint_attach(&a->ep, fd);
         if (r < 0) {
                 close(fd);
