@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "server-internal.h"
 
 static void read_comm(pid_t pid, char *buf, size_t size) {
@@ -28,19 +29,26 @@ static void read_comm(pid_t pid, char *buf, size_t size) {
         buf[n > 0 ? n : 0] = 0;
 }
 
-void client_cred_note(struct client_cred *c, const struct wire_cred *sender) {
-        if (!sender->present || (c->known && c->pid == sender->pid && c->uid == sender->uid))
+bool client_cred_changes(const struct client_cred *c, const struct wire_cred *sender) {
+        return sender->present && !(c->known && c->pid == sender->pid && c->uid == sender->uid);
+}
+
+void client_cred_note(struct client_cred *c, const struct wire_cred *sender, const char *comm) {
+        if (!client_cred_changes(c, sender))
                 return;
         c->known = true;
         c->pid = sender->pid;
         c->uid = sender->uid;
         c->gid = sender->gid;
         /*
-         * The command name is read when a log or a listing first shows it (client_cred_comm), not with every
-         * node's first message: three syscalls per participant otherwise. The kernel vouches for pid and uid.
+         * The command name now, while the sender surely exists (a log after it was killed still names it): the
+         * caller's copy when it knows one (the process's allocator connection read it), else from /proc.
          */
-        c->comm[0] = 0;
-        c->comm_read = false;
+        if (comm)
+                util_strlcpy(c->comm, comm, sizeof c->comm);
+        else
+                read_comm(c->pid, c->comm, sizeof c->comm);
+        c->comm_read = true;
 }
 
 const char *client_cred_comm(struct client_cred *c) {

@@ -1332,6 +1332,15 @@ static void node_closed(struct node *n) {
                   node_kind_name(n->kind));
 }
 
+/* Who sent on n, with the command name its allocator connection already read when the process has one. */
+static void node_note_sender(struct node *n, const struct wire_cred *sender) {
+        if (!client_cred_changes(&n->cred, sender))
+                return;
+        struct server *s = n->collection->server;
+        const struct allocator_conn *a = ino_index_find(&s->conns_by_pid, 0, (ino_t)sender->pid, NULL);
+        client_cred_note(&n->cred, sender, a && a->cred.known && a->cred.uid == sender->uid ? a->cred.comm : NULL);
+}
+
 static int node_io(int fd, uint32_t revents, void *userdata) {
         struct node *n = userdata;
         struct server *s = n->collection->server;
@@ -1350,7 +1359,7 @@ static int node_io(int fd, uint32_t revents, void *userdata) {
                 int r = server_receive_from(s, fd, endpoint_read_budget(&n->ep), node_object_kind(n), &m, &sender, err,
                                             sizeof err);
                 if (r > 0)
-                        client_cred_note(&n->cred, &sender);
+                        node_note_sender(n, &sender);
                 if (r == -EAGAIN)
                         break;
                 if (r == 0) {
@@ -1413,7 +1422,7 @@ void node_bind_shared(struct node *n, int fd, struct allocator_conn *a) {
                 struct wire_cred sender;
                 int r = server_receive_one_from(s, n->ep.fd, node_object_kind(n), &m, &sender, err, sizeof err);
                 if (r > 0)
-                        client_cred_note(&n->cred, &sender);
+                        node_note_sender(n, &sender);
                 if (r == -EAGAIN || r == 0)
                         break;
                 if (r < 0) {

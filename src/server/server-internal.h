@@ -159,6 +159,7 @@ struct server {
         struct ino_index tokens;  /* every node whose socket is served, by its client end's inode */
         struct ino_index buffers; /* every live buffer, by its inode: the collection, aux its index */
         struct ino_index node_refs; /* every node that handed out a GetNodeRef, by that client end's inode */
+        struct ino_index conns_by_pid; /* allocator connections by their process (device 0, inode: the pid) */
         gid_t admin_gid;     /* members see every client's collections in diagnostics; (gid_t)-1: root only */
 };
 
@@ -508,8 +509,10 @@ void ino_index_free(struct ino_index *ix);
 
 /* budgets.c: who clients are and what each uid holds (calls nothing else of the server). */
 void client_cred_of_socket(int fd, struct client_cred *ret);
-/* Takes the sender of a message as *cred (reading its command name only when the pid changed). */
-void client_cred_note(struct client_cred *cred, const struct wire_cred *sender);
+/* Whether sender is someone else than *cred says (a new pid or uid). */
+bool client_cred_changes(const struct client_cred *cred, const struct wire_cred *sender);
+/* Takes the sender of a message as *cred; comm: its command name if the caller knows it, else read from /proc. */
+void client_cred_note(struct client_cred *cred, const struct wire_cred *sender, const char *comm);
 /* Root, or a member (primary or supplementary group, at connect time) of admin_gid ((gid_t)-1: none). */
 bool client_is_admin(int fd, const struct client_cred *cred, gid_t admin_gid);
 /* "pid 123 (camera) uid 1000", into buf. */

@@ -73,6 +73,8 @@ static void allocator_close(struct allocator_conn *a) {
         endpoint_close(&a->ep); /* what the client has not read yet (an epitaph) still reaches it */
         a->server->connection_count--;
         budget_charge(a->server, a->cred.uid, BUDGET_CONNECTIONS, -1);
+        if (a->cred.known)
+                ino_index_remove(&a->server->conns_by_pid, 0, (ino_t)a->cred.pid, a);
         for (uint32_t i = 0; i < a->spare_count; i++)
                 close(a->spare_fds[i]);
         a->server->spare_total -= a->spare_count;
@@ -525,6 +527,9 @@ static int add_connection(struct server *s, int fd) {
         list_append(&s->connections, &a->link);
         s->connection_count++;
         budget_charge(s, cred.uid, BUDGET_CONNECTIONS, 1);
+        /* Nodes this process sends on take its command name from here (no /proc read per participant). */
+        if (cred.known)
+                (void)ino_index_add(&s->conns_by_pid, 0, (ino_t)cred.pid, a, 0); /* else its nodes read /proc */
         log_debug("connection from %s", client_cred_format(&cred, who, sizeof who));
         return 0;
 }
@@ -830,6 +835,7 @@ SYSMEM_EXPORT void sysmem_server_free(struct sysmem_server *ss) {
         ino_index_free(&s->tokens);
         ino_index_free(&s->buffers);
         ino_index_free(&s->node_refs);
+        ino_index_free(&s->conns_by_pid);
         heaps_free(&s->heaps);
         free(s);
 }
