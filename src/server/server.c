@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -886,6 +887,44 @@ static int socket_is_served(const struct sockaddr_un *sa) {
         return e == ECONNREFUSED || e == ENOENT ? 0 : -e;
 }
 
+/* Binds fd at addr and listens, then opens it to SERVER_SOCKET_MODE (who may connect is the directory's call). */
+static int bind_listen(int fd, const struct sockaddr_un *addr) {
+        if (bind(fd, (const struct sockaddr *)addr, sizeof *addr) < 0 || listen(fd, SOMAXCONN) < 0 ||
+            chmod(addr->sun_path, SERVER_SOCKET_MODE) < 0)
+                return -errno;
+        return 0;
+}
+
+/*
+ * The socket appears at sa's path only once it is listening, so a client that sees the file never gets
+ * ECONNREFUSED (a connect() between bind() and listen() would): bound under a random name beside it, then
+ * linked into place. link() never replaces: a file that appeared meanwhile is refused, as bind() would. On a
+ * filesystem without hard links it is renamed instead, only where nothing is at the path. A path too long
+ * for the extra name is bound in place (docs/protocol.md says so).
+ */
+static int bind_then_publish(int fd, const struct sockaddr_un *sa) {
+        struct sockaddr_un tmp = {.sun_family = AF_UNIX};
+        uint64_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+                rnd = ((uint64_t)getpid() << 32) ^ util_now_usec();
+        int n = snprintf(tmp.sun_path, sizeof tmp.sun_path, "%s.%016llx", sa->sun_path, (unsigned long long)rnd);
+        if (n <= 0 || (size_t)n >= sizeof tmp.sun_path)
+                return bind_listen(fd, sa);
+        int r = bind_listen(fd, &tmp);
+        if (r == 0 && link(tmp.sun_path, sa->sun_path) < 0) {
+                r = errno == EEXIST ? -EADDRINUSE : -errno;
+                struct stat st;
+                if (r == -EPERM || r == -EOPNOTSUPP || r == -EMLINK)
+                        r = lstat(sa->sun_path, &st) == 0 ? -EADDRINUSE
+                            : rename(tmp.sun_path, sa->sun_path) < 0 ? -errno
+                                                                       : 0;
+                if (r == 0)
+                        return 0; /* renamed: the temporary name is gone with it */
+        }
+        (void)unlink(tmp.sun_path);
+        return r;
+}
+
 SYSMEM_EXPORT int sysmem_server_listen(struct sysmem_server *ss, const char *path) {
         if (!ss || !path)
                 return -EINVAL;
@@ -906,31 +945,13 @@ SYSMEM_EXPORT int sysmem_server_listen(struct sysmem_server *ss, const char *pat
                 }
                 (void)unlink(path);
         }
-        /*
-         * The socket appears at path only once it is listening: bound under a name of its own beside it, then
-         * linked into place (link() never replaces: a file that appeared meanwhile is refused, as bind() would),
-         * so a client that sees the file never gets ECONNREFUSED (a connect() between bind() and listen()
-         * would). The mode is set, not left to the umask: created 0600 (bind takes the socket inode's mode),
-         * then opened to SERVER_SOCKET_MODE. Who may connect is decided by the directory.
-         */
-        struct sockaddr_un tmp = {.sun_family = AF_UNIX};
-        int n = snprintf(tmp.sun_path, sizeof tmp.sun_path, "%s.%d.tmp", path, (int)getpid());
-        bool linked = n > 0 && (size_t)n < sizeof tmp.sun_path;
-        const struct sockaddr_un *at = linked ? &tmp : &sa;
-        if (linked)
-                (void)unlink(tmp.sun_path); /* a leftover of a daemon with this pid that died here */
-        if (fchmod(fd, 0600) < 0 || bind(fd, (const struct sockaddr *)at, sizeof *at) < 0 ||
-            listen(fd, SOMAXCONN) < 0 || chmod(at->sun_path, SERVER_SOCKET_MODE) < 0 ||
-            (linked && link(tmp.sun_path, path) < 0)) {
-                int r = errno == EEXIST ? -EADDRINUSE : -errno;
-                if (linked)
-                        (void)unlink(tmp.sun_path);
+        /* The mode is set, not left to the umask: created 0600 (bind takes the socket inode's mode). */
+        int r = fchmod(fd, 0600) < 0 ? -errno : bind_then_publish(fd, &sa);
+        if (r < 0) {
                 close(fd);
                 return r;
         }
-        if (linked)
-                (void)unlink(tmp.sun_path);
-        int r = sysmem_server_listen_fd(ss, fd);
+        r = sysmem_server_listen_fd(ss, fd);
         if (r < 0)
                 close(fd);
         return r;
