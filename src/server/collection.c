@@ -243,8 +243,17 @@ static void count_flag(uint32_t *count, uint8_t before, uint8_t after, uint8_t f
                 *count += (after & flag) ? 1u : (uint32_t)-1;
 }
 
+/* The most fds one reply on n can carry now: DuplicateSync's or CreateChildrenSync's tokens, or its buffers. */
+static uint32_t node_max_reply_fds(const struct node *n) {
+        if (n->kind != NODE_COLLECTION)
+                return SYSMEM_MAX_DUPLICATES;
+        uint32_t buffers = n->allocated ? n->collection->buffer_count : n->collection->server->limits.max_buffers;
+        return buffers + 1; /* and close_weak_asap */
+}
+
 void node_refresh(struct node *n) {
         struct collection *c = n->collection;
+        n->ep.max_reply_fds = node_max_reply_fds(n);
         uint8_t before = n->accounted, after = node_flags(n);
         if (before == after)
                 return;

@@ -221,6 +221,7 @@ void endpoint_init(struct endpoint *ep, struct server *server, endpoint_input_fn
         *ep = (struct endpoint){
                 .server = server,
                 .max_reply_bytes = max_reply_bytes,
+                .max_reply_fds = ENDPOINT_MAX_REPLY_FDS,
                 .fd = -1,
                 .on_input = on_input,
                 .on_overflow = on_overflow,
@@ -328,7 +329,7 @@ uint32_t endpoint_read_budget(const struct endpoint *ep) {
         const struct sysmem_server_limits *l = &ep->server->limits;
         uint64_t k = MIN(left_before_half(ep->out.count, l->max_queued_replies, 1),
                          left_before_half(ep->out.bytes, l->max_queued_bytes, ep->max_reply_bytes));
-        k = MIN(k, left_before_half(ep->out.fds, ENDPOINT_MAX_QUEUED_FDS, ENDPOINT_MAX_REPLY_FDS));
+        k = MIN(k, left_before_half(ep->out.fds, ENDPOINT_MAX_QUEUED_FDS, ep->max_reply_fds));
         return k < 1 ? 1 : k > SERVER_RX_BATCH ? SERVER_RX_BATCH : (uint32_t)k;
 }
 

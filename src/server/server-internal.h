@@ -65,6 +65,7 @@ struct endpoint {
         int stall_outq;                  /* unread bytes in the client's direction when last looked at */
         char *overflow_reason;           /* once overflowed (NULL if out of memory) */
         uint32_t max_reply_bytes;        /* the largest message its owner sends (endpoint_read_budget) */
+        uint32_t max_reply_fds;          /* the most fds one of its replies can carry now (likewise) */
 };
 /* The most fds one reply carries: a collection's buffers and close_weak_asap, or a DuplicateSync's tokens. */
 #define ENDPOINT_MAX_REPLY_FDS (SYSMEM_MAX_BUFFERS + 1u > SYSMEM_MAX_DUPLICATES ? SYSMEM_MAX_BUFFERS + 1u : SYSMEM_MAX_DUPLICATES)
