@@ -48,7 +48,8 @@ struct collection *collection_new(struct server *s, struct allocator_conn *creat
         }
         budget_charge(s, c->owner.uid, BUDGET_COLLECTIONS, 1);
         list_append(&s->collections, &c->link);
-        s->collection_count++;
+        if (++s->collection_count > s->collection_peak)
+                s->collection_peak = s->collection_count;
         /* Like sysmem, say what an allocation still waits for after 5 s; it is only a log. */
         collection_arm_stuck_timer(c, c->created_usec + 5u * 1000000u);
         return c;

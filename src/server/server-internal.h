@@ -143,6 +143,7 @@ struct server {
         struct list unindexed;             /* collections whose buffers are not yet in `buffers` (GetVmoInfo) */
         uint32_t connection_count;
         uint32_t collection_count;
+        uint32_t collection_peak; /* the most live collections since memory was last given back (reap) */
         uint64_t total_bytes; /* bytes of buffers held by live collections */
         uint32_t spare_total; /* spare sockets held for all connections, capped by SERVER_MAX_SPARES */
         uint64_t next_collection_id;

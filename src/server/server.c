@@ -1,6 +1,7 @@
 /* server.c: the sysmem server: listening sockets, allocator connections, and the event loop around them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,14 @@ static int reap(sd_event_source *s, void *userdata) {
                         continue;
                 list_remove(&a->link);
                 free(a);
+        }
+        /*
+         * Most of what many collections took is free again: give it back to the system (malloc keeps it
+         * otherwise, and a daemon that once held 10,000 collections would hold their memory for good).
+         */
+        if (server->collection_peak >= 256 && server->collection_count < server->collection_peak / 4) {
+                (void)malloc_trim(0);
+                server->collection_peak = server->collection_count;
         }
         return sd_event_source_set_enabled(s, SD_EVENT_OFF);
 }
