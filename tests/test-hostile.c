@@ -559,20 +559,36 @@ static int count_lines_with(const char *path, const char *needle) {
         return n;
 }
 
+/* sysmemd takes the hard fd limit as its soft one (a service's soft limit is usually 1024: a few hundred collections). */
+static void test_fd_limit_raised(void **state) {
+        (void)state;
+        struct rlimit saved;
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        if (saved.rlim_max < 512)
+                skip();
+        struct rlimit low = {256, saved.rlim_max};
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        struct h_daemon d;
+        h_daemon_start(&d, NULL);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+        struct rlimit got;
+        assert_int_equal(prlimit(d.pid, RLIMIT_NOFILE, NULL, &got), 0);
+        assert_true(got.rlim_cur == saved.rlim_max);
+        h_daemon_stop(&d);
+}
+
 /*
  * Out of fds, accept() fails with EMFILE and the pending connection stays queued: the daemon must pause
  * accepting instead of spinning and logging each failure, and recover once fds are free again.
  */
 static void test_out_of_fds(void **state) {
         (void)state;
-        struct rlimit saved;
-        assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-        struct rlimit low = {64, saved.rlim_max}; /* the soft limit: the hard one could not be raised back */
-        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
         struct h_daemon d;
         const char *args[] = {"--max-connections", "1000", "--log-level", "warning", NULL};
         h_daemon_start_logged(&d, args);
-        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+        /* sysmemd raises its soft limit to the hard one at start: lower both, on it alone, once it runs. */
+        struct rlimit low = {64, 64};
+        assert_int_equal(prlimit(d.pid, RLIMIT_NOFILE, &low, NULL), 0);
 
         enum { CONNS = 120 };
         int conns[CONNS];
@@ -994,6 +1010,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_bind_shared_with_token_copy, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_second_daemon_refused, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_socket_mode, h_setup_no_daemon, h_teardown),
+                cmocka_unit_test_setup_teardown(test_fd_limit_raised, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_out_of_fds, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_log_injection, h_setup_no_daemon, h_teardown),
                 cmocka_unit_test_setup_teardown(test_no_sock_diag, h_setup_no_daemon, h_teardown),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -446,6 +447,19 @@ static int listen_all(struct sysmem_server *server, const struct settings *st, c
         return 0;
 }
 
+/*
+ * Every live collection holds a socket per participant and its buffers' fds: the soft limit's usual 1024
+ * would stop the daemon at a few hundred collections. It uses no select(), so it takes the hard limit
+ * (as systemd advises such services to); the server warns if even that is short of its limits.
+ */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
 int main(int argc, char **argv) {
         struct settings st = {.socket_mode = -1, .level = SYSMEM_LOG_INFO};
         const char *config = config_path(argc, argv);
@@ -455,6 +469,7 @@ int main(int argc, char **argv) {
         if (r != 0)
                 return r > 0 ? 0 : 2;
         int status;
+        raise_fd_limit();
         struct sysmem_server *server = make_server(&st, &status);
         if (!server)
                 return status;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -657,11 +658,28 @@ static int server_set_heaps(struct server *s, const char *selection, char *error
 }
 
 /* Once, when the server first has a client to serve: which heaps it allocates from. */
+/* Says so when the fd limit is short of what the limits let clients make the daemon hold (it then stalls). */
+static void server_check_fd_limit(const struct server *s) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return;
+        /* Up to 3 per live collection (two participants' sockets and a buffer), 1 per connection, some spare. */
+        uint64_t need = (uint64_t)s->limits.max_collections * 3 + s->limits.max_connections + 64;
+        if ((uint64_t)rl.rlim_cur < need)
+                log_warning("the fd limit is %llu, below the %llu that --max-collections %u and --max-connections %u "
+                            "can need (about 3 per collection of two participants, 1 per connection): past it new "
+                            "clients wait (EMFILE); raise LimitNOFILE, or lower those limits",
+                            (unsigned long long)rl.rlim_cur, (unsigned long long)need, s->limits.max_collections,
+                            s->limits.max_connections);
+}
+
+/* Once, when the server starts serving: the heaps it allocates from, and whether its fds suffice. */
 static void server_log_heaps(struct server *s) {
         if (s->heaps_logged)
                 return;
         s->heaps_logged = true;
         heaps_log(&s->heaps);
+        server_check_fd_limit(s);
 }
 
 SYSMEM_EXPORT int sysmem_server_set_heaps(struct sysmem_server *ss, const char *selection, char *error,
