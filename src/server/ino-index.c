@@ -24,8 +24,16 @@ static size_t slot_of(dev_t dev, ino_t ino, size_t capacity) {
         return (size_t)(h >> 32) & (capacity - 1);
 }
 
+/*
+ * Rebuilds the table sized for what is live, not for its tombstones: at most a third full afterwards, so
+ * the next rebuild (at half full) is a sixth of the capacity of additions away (O(1) amortized), and adding
+ * and removing for ever never grows it (sizing by the old capacity doubled it at every rebuild, live
+ * entries or not).
+ */
 static int index_grow(struct ino_index *ix) {
-        size_t cap = ix->capacity ? 2 * ix->capacity : 64;
+        size_t cap = 64;
+        while (cap < 3 * (ix->count + 1))
+                cap *= 2;
         struct ino_slot *slots = calloc(cap, sizeof *slots);
         if (!slots)
                 return -ENOMEM;
